@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
+from accounts.models import User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
+    list_display = ("username", "email", "first_name", "last_name", "role", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    search_fields = ("username", "email", "first_name", "last_name")
+    ordering = ("last_name", "first_name", "username")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "email")}),
+        (
+            "Role",
+            {
+                "fields": ("role", "is_active", "groups", "user_permissions"),
+                "description": "The role decides admin access: administrators and staff can sign in here.",
+            },
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "first_name", "last_name", "role")}),
+        (None, {"classes": ("wide",), "fields": ("usable_password", "password1", "password2")}),
+    )

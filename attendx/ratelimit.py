@@ -1,0 +1,100 @@
+"""django-ratelimit on the Redis ``ratelimit`` alias, with the answers AttendX promises.
+
+Over the limit: 429 with ``Retry-After`` (an HTML page, or JSON for API calls). With the store
+down: 503 with ``Retry-After``; never a 500 and never unlimited, which is what django-ratelimit's
+own fail-open and fail-closed modes would give.
+"""
+
+import functools
+import logging
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+from attendx.cache import REDIS_ERRORS, availability_for
+
+logger = logging.getLogger(__name__)
+
+_UNAVAILABLE = object()
+
+
+def wants_json(request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
+
+
+def _answer(request, *, status: int, retry_after: int, code: str, detail: str):
+    if wants_json(request):
+        response = JsonResponse({"error": code, "detail": detail, "retry_after": retry_after}, status=status)
+    else:
+        context = {"detail": detail, "retry_after": retry_after, "retry_minutes": -(-retry_after // 60)}
+        response = render(request, f"{status}.html", context, status=status)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def too_many_requests(request, retry_after: int):
+    return _answer(
+        request,
+        status=429,
+        retry_after=retry_after,
+        code="rate_limited",
+        detail="Too many attempts. Please wait before trying again.",
+    )
+
+
+def limiter_unavailable(request):
+    return _answer(
+        request,
+        status=503,
+        retry_after=settings.RATELIMIT_UNAVAILABLE_RETRY_AFTER,
+        code="rate_limit_unavailable",
+        detail="This service is briefly unavailable. Please try again shortly.",
+    )
+
+
+def _usage(request, *, group, fn, key, rate, method):
+    alias = settings.RATELIMIT_USE_CACHE
+    state = availability_for(alias)
+    if not state.should_try():
+        return _UNAVAILABLE
+    try:
+        usage = get_usage(request, group=group, fn=fn, key=key, rate=rate, method=method, increment=True)
+    except REDIS_ERRORS as exc:
+        state.record_failure(exc)
+        return _UNAVAILABLE
+    state.record_success()
+    if usage is not None and usage["time_left"] < 0:
+        # django-ratelimit could not read the counter back.
+        return _UNAVAILABLE
+    return usage
+
+
+def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",)):
+    """Limit a view; ``rate`` is django-ratelimit's (``"5/h"``, a callable or a dotted path)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            usage = _usage(request, group=group, fn=view, key=key, rate=rate, method=method)
+            if usage is _UNAVAILABLE:
+                return limiter_unavailable(request)
+            if usage is not None and usage["should_limit"]:
+                logger.info("Rate limit hit on %s by %s", request.path, getattr(request.user, "pk", None))
+                return too_many_requests(request, max(1, usage["time_left"]))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def rate_from_setting(name: str):
+    """A rate read from settings at request time, so tests and deployments can change it."""
+
+    def rate(group, request):
+        return getattr(settings, name)
+
+    return rate

@@ -1,0 +1,7 @@
+"""Local development: `make run` serves these settings on http://127.0.0.1:10000."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")

@@ -1,0 +1,19 @@
+"""Test settings: the test command points REDIS_URL at a real redis-server it started."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES, env
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY", default="django-insecure-test-only")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A real database file, so that tests with threads and processes share it.
+DATABASES["default"]["TEST"] = {
+    "NAME": env("TEST_SQLITE_PATH", default=str(BASE_DIR / "var" / "test.sqlite3")),
+}
+
+ROOT_URLCONF = "tests.urls"
+REDIS_RETRY_INTERVAL = 0.5
+SESSION_EPOCH_RECHECK_SECONDS = 0.0
+AXES_FAILURE_LIMIT = 3
+TEST_LIMITED_RATE = "3/m"

@@ -1,0 +1,64 @@
+# Shared steps of scripts/run.sh and scripts/test.sh: sourced, not run.
+
+PYTHON_BIN=${PYTHON_BIN:-python3.11}
+VENV=${VENV:-.venv}
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Install Debian packages whose command is missing: ensure_apt COMMAND PACKAGE [COMMAND PACKAGE ...]
+ensure_apt() {
+  local missing=()
+  while [ $# -gt 0 ]; do
+    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    shift 2
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "Installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Create the virtual environment and install the requirements files given, once per change of them.
+ensure_venv() {
+  command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "Creating the virtual environment in $VENV"
+    "$PYTHON_BIN" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.requirements.sha256"
+  local wanted
+  wanted=$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)-$(printf '%s ' "$@" | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    say "Installing Python packages from $*"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    local args=()
+    for file in "$@"; do args+=(-r "$file"); done
+    "$VENV/bin/python" -m pip install -q "${args[@]}"
+    echo "$wanted" >"$stamp"
+  fi
+  export PATH="$PWD/$VENV/bin:$PATH"
+}
+
+free_port() {
+  python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_is_free() {
+  python -c 'import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0)' "$1"
+}
+
+# Start a Redis server without persistence on 127.0.0.1:$1 using binary $2; sets REDIS_PID.
+start_redis() {
+  local port=$1 binary=$2
+  "$binary" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize no \
+    --loglevel warning --dir "${TMPDIR:-/tmp}" >"var/redis-$port.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 50); do
+    python -c 'import redis, sys; redis.Redis(port=int(sys.argv[1]), socket_timeout=0.2).ping()' "$port" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "Redis did not start on port $port; see var/redis-$port.log" >&2
+  return 1
+}

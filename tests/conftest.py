@@ -1,0 +1,138 @@
+"""Shared fixtures: real Redis servers, clean keys between tests, users by role."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+
+from attendx import cache as attendx_cache
+from attendx.settings.base import redis_cache
+from tests.factories import UserFactory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_binary() -> str:
+    binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server")
+    if not binary:
+        pytest.fail("redis-server is not installed: run the tests with `make test`, which installs it")
+    return binary
+
+
+class RedisServer:
+    """A private redis-server that a test may stop, restart or stall."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                self.client().ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=5)
+            self.process = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=1)
+
+    def pause(self, seconds: float):
+        """Stall every client, as an overloaded or frozen server would (CLIENT PAUSE ... ALL)."""
+        self.client().execute_command("CLIENT", "PAUSE", int(seconds * 1000), "ALL")
+
+
+def caches_at(url: str) -> dict:
+    return {alias: redis_cache(url) for alias in ("default", "sessions", "ratelimit")}
+
+
+@contextmanager
+def redis_at(url: str):
+    """Point every cache alias (cache, sessions, rate limits) at ``url``."""
+    with override_settings(CACHES=caches_at(url)):
+        attendx_cache._availability.clear()
+        yield
+    attendx_cache._availability.clear()
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer(free_port()).start()
+    with redis_at(server.url):
+        yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_refused():
+    """Every alias points at a loopback port where nothing listens."""
+    port = free_port()
+    with redis_at(f"redis://127.0.0.1:{port}/0"):
+        yield port
+
+
+@pytest.fixture
+def shared_redis() -> redis.Redis:
+    """A raw client on the server the test command started (REDIS_URL)."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    attendx_cache._availability.clear()
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        pytest.fail(f"No Redis at REDIS_URL={settings.REDIS_URL}: run the tests with `make test`")
+    yield
+    attendx_cache._availability.clear()
+
+
+@pytest.fixture
+def user_factory(db):
+    return UserFactory
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory(role="member")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(role="staff")
+
+
+@pytest.fixture
+def kiosk(db):
+    return UserFactory(role="kiosk")
