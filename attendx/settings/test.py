@@ -16,4 +16,7 @@ ROOT_URLCONF = "tests.urls"
 REDIS_RETRY_INTERVAL = 0.5
 SESSION_EPOCH_RECHECK_SECONDS = 0.0
 AXES_FAILURE_LIMIT = 3
-TEST_LIMITED_RATE = "3/m"
+TEST_LIMITED_RATE = env("TEST_LIMITED_RATE", default="3/h")
+# Serve static files from the apps without a collectstatic step.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,39 @@
+"""Production settings pass Django's deployment checks and refuse to start without a secret."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def manage(*args, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    environment.update(DJANGO_SETTINGS_MODULE="attendx.settings.production", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_passes_at_warning_level():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY="k3&v@x9!q" * 8,
+        ALLOWED_HOSTS="attendx.example.org",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", ALLOWED_HOSTS="attendx.example.org")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr

@@ -1,0 +1,35 @@
+"""/healthz and /readyz answer without a login and tell the truth."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok"
+
+
+def test_readyz_all_green(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "ready": True,
+        "checks": {"database": "ok", "redis": "ok", "face_weights": "ok"},
+    }
+
+
+def test_readyz_without_redis_is_still_ready(client, redis_refused):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["redis"].startswith("unavailable")
+
+
+def test_readyz_names_missing_face_weights(client, settings, tmp_path):
+    settings.DEEPFACE_HOME = tmp_path
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert "dlib_face_recognition_resnet_model_v1.dat" in body["checks"]["face_weights"]
