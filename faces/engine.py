@@ -1,0 +1,253 @@
+"""Face detection and embedding: the only module that imports deepface, lazily and once per process.
+
+dlib's HOG finds faces on a downscaled copy, the 5-point predictor aligns each face into the chip
+dlib's ResNet was trained on, and DeepFace's Dlib model embeds it. No Django import here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from faces.weights import WeightsMissing, ensure_weights
+
+# Bump whenever a change here can move an embedding, so cached and stored vectors are recomputed.
+PIPELINE_VERSION = "1"
+MODEL_NAME = "Dlib"
+DETECTORS = ("dlib", "opencv", "skip")
+EMBEDDING_SIZE = 128
+# Cosine distance on this pipeline's unit vectors, tuned on shared/data/faces/pairs.csv
+# (docs/benchmarks.md): same person <= 0.0742, different people >= 0.0829.
+DEFAULT_THRESHOLD = 0.07
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+# The unpadded face inside the padded chip, where quality is measured.
+_FACE_MARGIN = round(CHIP_SIZE * CHIP_PADDING / (1 + 2 * CHIP_PADDING))
+HAARCASCADE_FILE = "haarcascade_frontalface_default.xml"
+HAARCASCADE_DIRS = ("/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades")
+
+Box = tuple[int, int, int, int]
+Point = tuple[float, float]
+
+
+class EngineError(RuntimeError):
+    """Base class for the engine's errors."""
+
+
+class EngineConfigError(EngineError, ValueError):
+    """The configuration asks for something this engine cannot do."""
+
+
+class EngineUnavailable(EngineError):
+    """The models cannot be loaded: weights missing, deepface or dlib broken."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    deepface_home: str | Path
+    model_name: str = MODEL_NAME
+    detector_backend: str = "dlib"
+    # HOG searches a copy at most this long; its 80 px window then finds faces of ~8% of that.
+    detect_max_side: int = 1024
+    max_side: int = 1280
+    # dlib detector only. Faces in the shared photos score >= 0.98; the one false face there, 0.12.
+    min_detector_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.model_name != MODEL_NAME:
+            raise EngineConfigError(f"Only the {MODEL_NAME!r} model works offline, not {self.model_name!r}.")
+        if self.detector_backend not in DETECTORS:
+            raise EngineConfigError(f"Detector {self.detector_backend!r} is not one of {', '.join(DETECTORS)}.")
+        if min(self.detect_max_side, self.max_side) < 160:
+            raise EngineConfigError("detect_max_side and max_side must be at least 160 px.")
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    """Measured on the aligned face (the unpadded centre of the chip), so values compare across photos."""
+
+    size_px: int  # shorter side of the box (clipped to the image), in input pixels
+    sharpness: float  # variance of the Laplacian, grayscale
+    brightness: float  # mean gray level, 0-255
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face; coordinates are in the input image's pixels, largest faces come first.
+
+    ``embedding`` is a read-only float32 vector of 128, L2-normalised. ``landmarks`` are dlib's five
+    points: two corners of each eye, then the base of the nose. ``detector_score`` is None for "skip".
+    """
+
+    box: Box
+    landmarks: tuple[Point, ...]
+    quality: FaceQuality
+    embedding: np.ndarray
+    detector_score: float | None = None
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@dataclass(frozen=True)
+class _Models:
+    dlib: ModuleType
+    cv2: ModuleType
+    hog: Any
+    shape_predictor: Any
+    resnet: Any
+    cascade: Any
+
+
+# One load at a time: catch_warnings() below saves and restores process-wide state.
+_load_lock = threading.Lock()
+
+
+def _find_cascade(cv2: ModuleType) -> str:
+    for folder in (getattr(getattr(cv2, "data", None), "haarcascades", ""), *HAARCASCADE_DIRS):
+        path = Path(folder) / HAARCASCADE_FILE
+        if folder and path.is_file():
+            return str(path)
+    raise EngineUnavailable(
+        f"{HAARCASCADE_FILE} not found (opencv 5 wheels no longer ship it): "
+        "install Debian's opencv-data or use the dlib detector."
+    )
+
+
+def _load_models(config: EngineConfig) -> _Models:
+    home = str(config.deepface_home)
+    try:
+        ensure_weights(home)
+    except WeightsMissing as exc:
+        raise EngineUnavailable(str(exc)) from exc
+    # deepface reads DEEPFACE_HOME when it builds a model, then caches the model for the process.
+    os.environ["DEEPFACE_HOME"] = home
+    # deepface, cv2 and their dependencies rewrite the process-wide warning filters on import.
+    with warnings.catch_warnings():
+        try:
+            import cv2
+            import dlib
+            from deepface.modules import modeling
+
+            recognizer = modeling.build_model(task="facial_recognition", model_name=MODEL_NAME)
+            detector = modeling.build_model(task="face_detector", model_name="dlib")
+        except Exception as exc:
+            raise EngineUnavailable(f"Face models failed to load: {exc}") from exc
+    cascade = cv2.CascadeClassifier(_find_cascade(cv2)) if config.detector_backend == "opencv" else None
+    return _Models(
+        dlib=dlib,
+        cv2=cv2,
+        hog=detector.model["face_detector"],
+        shape_predictor=detector.model["sp"],
+        # The raw dlib network: DeepFace's forward() wants BGR and converts back to RGB.
+        resnet=recognizer.model.model,
+        cascade=cascade,
+    )
+
+
+class Engine:
+    """Detects and embeds faces. Models load once, on ``load()`` or first use, and are shared by every
+    engine in the process. Safe across threads, but dlib holds the GIL, so calls run one at a time.
+    """
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._models: _Models | None = None
+
+    @property
+    def pipeline_version(self) -> str:
+        c = self.config
+        return (
+            f"{PIPELINE_VERSION}-{c.model_name}-{c.detector_backend}"
+            f"-d{c.detect_max_side}-m{c.max_side}-s{c.min_detector_score:g}"
+        )
+
+    def load(self) -> None:
+        self._loaded()
+
+    def detect_and_embed(self, rgb: np.ndarray) -> list[Face]:
+        """Every face in an RGB uint8 (H, W, 3) image; an empty list when there is none."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
+        models = self._loaded()
+        scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
+        work = np.ascontiguousarray(_resize(models.cv2, rgb, scale) if scale < 1 else rgb)
+        faces = [
+            self._face(models, work, rect, score, scale, rgb.shape[:2]) for rect, score in self._detect(models, work)
+        ]
+        return sorted(faces, key=lambda face: face.quality.size_px, reverse=True)
+
+    def _loaded(self) -> _Models:
+        if self._models is None:
+            with _load_lock:
+                if self._models is None:
+                    self._models = _load_models(self.config)
+        return self._models
+
+    def _detect(self, models: _Models, work: np.ndarray) -> list[tuple[Any, float | None]]:
+        """Face rectangles in ``work`` pixels, with the detector's score."""
+        height, width = work.shape[:2]
+        if self.config.detector_backend == "skip":
+            return [(models.dlib.rectangle(0, 0, width - 1, height - 1), None)]
+        limit = self.config.detect_max_side
+        scale = min(1.0, limit / max(height, width))
+        small = _resize(models.cv2, work, scale) if scale < 1 else work
+        if self.config.detector_backend == "opencv":
+            gray = models.cv2.cvtColor(small, models.cv2.COLOR_RGB2GRAY)
+            boxes, _, scores = models.cascade.detectMultiScale3(gray, 1.1, 10, outputRejectLevels=True)
+            found = [
+                ((x, y, x + w - 1, y + h - 1), float(s))
+                for (x, y, w, h), s in zip(boxes, np.ravel(scores), strict=True)
+            ]
+        else:
+            # Upsampling doubles the searched side: only worth it while that stays within the limit.
+            upsample = 1 if 2 * max(small.shape[:2]) <= limit else 0
+            rects, scores, _ = models.hog.run(small, upsample, self.config.min_detector_score)
+            found = [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores, strict=True)]
+        return [(models.dlib.rectangle(*(round(v / scale) for v in ltrb)), score) for ltrb, score in found]
+
+    def _face(
+        self, models: _Models, work: np.ndarray, rect: Any, score: float | None, scale: float, shape: tuple[int, ...]
+    ) -> Face:
+        landmarks = models.shape_predictor(work, rect)
+        chip = models.dlib.get_face_chip(work, landmarks, size=CHIP_SIZE, padding=CHIP_PADDING)
+        embedding = np.asarray(models.resnet.compute_face_descriptor(chip), dtype=np.float32)
+        embedding /= np.linalg.norm(embedding)
+        embedding.setflags(write=False)
+        height, width = shape
+        left, top = max(0, round(rect.left() / scale)), max(0, round(rect.top() / scale))
+        right, bottom = min(width, round((rect.right() + 1) / scale)), min(height, round((rect.bottom() + 1) / scale))
+        return Face(
+            box=(left, top, right - left, bottom - top),
+            landmarks=tuple((round(p.x / scale, 1), round(p.y / scale, 1)) for p in landmarks.parts()),
+            quality=_quality(models.cv2, chip, min(right - left, bottom - top)),
+            embedding=embedding,
+            detector_score=score,
+        )
+
+
+def _resize(cv2: ModuleType, image: np.ndarray, scale: float) -> np.ndarray:
+    height, width = image.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _quality(cv2: ModuleType, chip: np.ndarray, size_px: int) -> FaceQuality:
+    face = chip[_FACE_MARGIN:-_FACE_MARGIN, _FACE_MARGIN:-_FACE_MARGIN]
+    gray = cv2.cvtColor(np.ascontiguousarray(face), cv2.COLOR_RGB2GRAY)
+    return FaceQuality(
+        size_px=size_px,
+        sharpness=float(cv2.Laplacian(gray, cv2.CV_64F).var()),
+        brightness=float(gray.mean()),
+    )
