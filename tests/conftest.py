@@ -1,11 +1,14 @@
 """Shared fixtures: real Redis servers, clean keys between tests, users by role."""
 
+import csv
 import os
 import shutil
 import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -136,3 +139,73 @@ def staff(db):
 @pytest.fixture
 def kiosk(db):
     return UserFactory(role="kiosk")
+
+
+# Real face photos from the shared folder, embedded once per run.
+
+FACES_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "faces"
+
+
+@dataclass(frozen=True, eq=False)
+class SharedPhoto:
+    name: str  # path relative to FACES_DIR, e.g. "angelina_jolie/01.jpg"
+    identity: str
+    faces_in_image: str
+    data: bytes
+    digest: str
+    faces: list  # faces.services.DetectedFace
+
+
+def read_manifest() -> list[dict]:
+    with open(FACES_DIR / "manifest.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def read_pairs() -> list[dict]:
+    with open(FACES_DIR / "pairs.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="session")
+def shared_photos() -> dict[str, SharedPhoto]:
+    """Every photo of the manifest, decoded and embedded once with the configured pipeline."""
+    from faces.services import decode_upload, get_engine
+
+    engine = get_engine()
+    photos = {}
+    for row in read_manifest():
+        data = (FACES_DIR / row["file"]).read_bytes()
+        image = decode_upload(data)  # no file name: one shared photo is WebP named .jpg
+        found = engine.detect_and_embed(image.rgb)
+        photos[row["file"]] = SharedPhoto(
+            name=row["file"],
+            identity=row["identity"],
+            faces_in_image=row["faces_in_image"],
+            data=data,
+            digest=image.digest,
+            faces=[_detected(face) for face in found],
+        )
+    return photos
+
+
+def _detected(face):
+    from faces.services import DetectedFace
+
+    return DetectedFace(box=face.box, quality=face.quality, embedding=face.embedding)
+
+
+@pytest.fixture
+def embedding_cache(shared_photos):
+    """Seed the Redis digest cache with the shared photos, as an earlier enrollment would have."""
+    from faces.services import remember_faces
+
+    for photo in shared_photos.values():
+        if photo.faces:
+            remember_faces(photo.digest, photo.faces)
+    return shared_photos
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT

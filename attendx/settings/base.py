@@ -163,8 +163,31 @@ RATELIMIT_FAIL_OPEN = False
 # When the rate-limit store is down, clients are told to come back after this many seconds.
 RATELIMIT_UNAVAILABLE_RETRY_AFTER = env.int("RATELIMIT_UNAVAILABLE_RETRY_AFTER", default=30)
 
-# Face recognition (see faces.checks).
+# Face recognition; validated at start-up by faces.checks.
 DEEPFACE_HOME = Path(env("DEEPFACE_HOME", default=str(BASE_DIR / "var" / "deepface")))
+FACES = {
+    "MODEL": env("FACES_MODEL", default="Dlib"),
+    "DETECTOR": env("FACES_DETECTOR", default="dlib"),
+    # Detection runs on a copy at most this long; photos are first shrunk to MAX_SIDE.
+    "DETECT_MAX_SIDE": env.int("FACES_DETECT_MAX_SIDE", default=1024),
+    "MAX_SIDE": env.int("FACES_MAX_SIDE", default=1280),
+    # Cosine distances on the engine's unit vectors (tuned on shared/data/faces/pairs.csv).
+    "ACCEPT_DISTANCE": env.float("FACES_ACCEPT_DISTANCE", default=0.07),
+    "REVIEW_DISTANCE": env.float("FACES_REVIEW_DISTANCE", default=0.09),
+    # The best person must beat every other person by this much to be accepted.
+    "MARGIN": env.float("FACES_MARGIN", default=0.01),
+    "MIN_FACE_PX": env.int("FACES_MIN_FACE_PX", default=80),
+    "MIN_SHARPNESS": env.float("FACES_MIN_SHARPNESS", default=20.0),
+    "MIN_BRIGHTNESS": env.float("FACES_MIN_BRIGHTNESS", default=40.0),
+    "MAX_BRIGHTNESS": env.float("FACES_MAX_BRIGHTNESS", default=220.0),
+    "MAX_UPLOAD_BYTES": env.int("FACES_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024),
+    "MAX_PIXELS": env.int("FACES_MAX_PIXELS", default=40_000_000),
+    "MAX_PHOTOS_PER_UPLOAD": env.int("FACES_MAX_PHOTOS_PER_UPLOAD", default=10),
+    "EMBEDDING_CACHE_TTL": env.int("FACES_EMBEDDING_CACHE_TTL", default=7 * 24 * 3600),
+    "ENROLL_RATE": env("FACES_ENROLL_RATE", default="5/h"),
+    "STAFF_ENROLL_RATE": env("FACES_STAFF_ENROLL_RATE", default="120/h"),
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = FACES["MAX_UPLOAD_BYTES"] + 1
 
 LOGGING = {
     "version": 1,

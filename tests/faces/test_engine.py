@@ -1,5 +1,5 @@
-"""faces.engine on the shared labelled photos: face counts, verification accuracy at the
-default threshold, the weights error, and that deepface stays unimported until first use.
+"""faces.engine on the shared labelled photos: face counts, geometry, the weights error, and that
+deepface stays unimported until first use. Verification accuracy is in test_recognition.py.
 """
 
 import csv
@@ -60,28 +60,9 @@ def manifest() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def faces_by_file(engine: Engine, manifest: list[dict[str, str]]) -> dict[str, list[Face]]:
-    """Every photo in the manifest (which covers pairs.csv), detected and embedded once."""
-    return {row["file"]: engine.detect_and_embed(load_rgb(row["file"])) for row in manifest}
-
-
-def test_verification_accuracy_at_default_threshold(faces_by_file: dict[str, list[Face]]) -> None:
-    same, different = [], []
-    for pair in read_csv("pairs.csv"):
-        distance = cosine_distance(
-            faces_by_file[pair["file_a"]][0].embedding, faces_by_file[pair["file_b"]][0].embedding
-        )
-        (same if pair["same_person"] == "yes" else different).append(distance)
-    false_accepts = sum(d <= DEFAULT_THRESHOLD for d in different)
-    false_rejects = sum(d > DEFAULT_THRESHOLD for d in same)
-    accuracy = 1 - (false_accepts + false_rejects) / (len(same) + len(different))
-    print(
-        f"\n{len(same) + len(different)} pairs, cosine threshold {DEFAULT_THRESHOLD}: accuracy {accuracy:.2%}, "
-        f"{false_accepts} false accepts, {false_rejects} false rejects; farthest same person {max(same):.4f}, "
-        f"nearest different people {min(different):.4f} (margin {min(different) - DEFAULT_THRESHOLD:.4f})"
-    )
-    assert false_accepts == 0
-    assert accuracy >= 0.985
+def faces_by_file(shared_photos) -> dict[str, list]:
+    """Every photo in the manifest (which covers pairs.csv), detected and embedded once per run."""
+    return {name: photo.faces for name, photo in shared_photos.items()}
 
 
 def test_photos_without_a_face_give_no_face(faces_by_file: dict[str, list[Face]]) -> None:

@@ -1,0 +1,79 @@
+"""System checks for the FACES settings: bad thresholds or an impossible model fail at start-up."""
+
+from django.conf import settings
+from django.core import checks
+
+from faces.engine import DETECTORS, MODEL_NAME, EngineConfig, EngineConfigError
+from faces.matching import Thresholds
+from faces.weights import INSTALL_COMMAND, missing_weights
+
+REQUIRED_KEYS = {
+    "MODEL",
+    "DETECTOR",
+    "DETECT_MAX_SIDE",
+    "MAX_SIDE",
+    "ACCEPT_DISTANCE",
+    "REVIEW_DISTANCE",
+    "MARGIN",
+    "MIN_FACE_PX",
+    "MIN_SHARPNESS",
+    "MIN_BRIGHTNESS",
+    "MAX_BRIGHTNESS",
+    "MAX_UPLOAD_BYTES",
+    "MAX_PIXELS",
+    "MAX_PHOTOS_PER_UPLOAD",
+    "EMBEDDING_CACHE_TTL",
+    "ENROLL_RATE",
+    "STAFF_ENROLL_RATE",
+}
+
+
+@checks.register("faces")
+def check_faces_settings(app_configs=None, **kwargs):
+    faces = getattr(settings, "FACES", None)
+    if not isinstance(faces, dict):
+        return [checks.Error("settings.FACES must be a dict.", id="faces.E001")]
+    missing = sorted(REQUIRED_KEYS - faces.keys())
+    if missing:
+        return [checks.Error(f"settings.FACES lacks {', '.join(missing)}.", id="faces.E002")]
+    errors = []
+    try:
+        EngineConfig(
+            deepface_home=settings.DEEPFACE_HOME,
+            model_name=faces["MODEL"],
+            detector_backend=faces["DETECTOR"],
+            detect_max_side=faces["DETECT_MAX_SIDE"],
+            max_side=faces["MAX_SIDE"],
+        )
+    except (EngineConfigError, TypeError) as error:
+        errors.append(
+            checks.Error(
+                str(error),
+                hint=f"FACES_MODEL must be {MODEL_NAME!r}; FACES_DETECTOR one of {', '.join(DETECTORS)}.",
+                id="faces.E003",
+            )
+        )
+    try:
+        Thresholds(accept=faces["ACCEPT_DISTANCE"], review=faces["REVIEW_DISTANCE"], margin=faces["MARGIN"])
+    except (TypeError, ValueError) as error:
+        errors.append(checks.Error(f"Face distance thresholds: {error}", id="faces.E004"))
+    if not faces["MIN_BRIGHTNESS"] < faces["MAX_BRIGHTNESS"]:
+        errors.append(checks.Error("FACES MIN_BRIGHTNESS must be below MAX_BRIGHTNESS.", id="faces.E005"))
+    for key in ("MIN_FACE_PX", "MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_PHOTOS_PER_UPLOAD", "EMBEDDING_CACHE_TTL"):
+        if not isinstance(faces[key], int) or faces[key] <= 0:
+            errors.append(checks.Error(f"FACES {key} must be a positive integer.", id="faces.E006"))
+    return errors
+
+
+@checks.register("faces", deploy=True)
+def check_face_weights(app_configs=None, **kwargs):
+    missing = missing_weights(settings.DEEPFACE_HOME)
+    if missing:
+        return [
+            checks.Warning(
+                "Face model weights are missing: " + ", ".join(str(path) for path in missing),
+                hint=f"Run `{INSTALL_COMMAND}`.",
+                id="faces.W001",
+            )
+        ]
+    return []

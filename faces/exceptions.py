@@ -1,0 +1,74 @@
+"""Why a photo was refused, in words for the person who sent it. Views map these to 400/413/503."""
+
+from faces.images import ImageRejected
+
+__all__ = [
+    "AlreadyEnrolled",
+    "DuplicatePhoto",
+    "EnrollmentRefused",
+    "ImageRejected",
+    "ManyFacesFound",
+    "NoFaceFound",
+    "PoorQuality",
+    "RecognitionUnavailable",
+]
+
+
+class EnrollmentRefused(ValueError):
+    code = "refused"
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NoFaceFound(EnrollmentRefused):
+    code = "no_face"
+
+    def __init__(self):
+        super().__init__("No face found: use a well-lit photo that shows your whole face, looking at the camera.")
+
+
+class ManyFacesFound(EnrollmentRefused):
+    code = "many_faces"
+
+    def __init__(self, count: int):
+        super().__init__(f"More than one face found ({count}): use a photo that shows only you.")
+        self.count = count
+
+
+class PoorQuality(EnrollmentRefused):
+    code = "poor_quality"
+
+
+class DuplicatePhoto(EnrollmentRefused):
+    code = "duplicate_photo"
+
+    def __init__(self):
+        super().__init__("This photo is already enrolled.")
+
+
+class AlreadyEnrolled(EnrollmentRefused):
+    """The face matches another person's gallery: the member is told only that it looks enrolled."""
+
+    code = "already_enrolled"
+
+    def __init__(self, *, matched_person, distance: float):
+        super().__init__("This face looks already enrolled for someone else. Please ask a staff member.")
+        self.matched_person = matched_person
+        self.distance = distance
+
+    @property
+    def staff_message(self) -> str:
+        return f"This face matches {self.matched_person} (distance {self.distance:.3f}); it was not enrolled."
+
+
+class RecognitionUnavailable(RuntimeError):
+    """The face engine cannot run (weights missing, model broken): answer 503, never 500."""
+
+    status = 503
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message

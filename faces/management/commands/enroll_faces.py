@@ -1,0 +1,82 @@
+"""Enroll a folder of photos: DIR/<identity>/<images>, one member per identity.
+
+Folders whose names start with "_" are skipped. A member is created for each identity that has no
+account yet (username = folder name, no usable password). Each photo is enrolled or refused with its
+reason; running the command again skips photos already enrolled. Exits non-zero only when nothing
+could be enrolled.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from accounts.models import Role, User
+from faces.exceptions import DuplicatePhoto, RecognitionUnavailable
+from faces.models import Source
+from faces.services import Photo, PhotosRefused, face_enroll
+
+
+def identity_folders(root: Path) -> list[Path]:
+    return sorted(path for path in root.iterdir() if path.is_dir() and not path.name.startswith(("_", ".")))
+
+
+def photo_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
+
+
+def member_for(identity: str) -> User:
+    person, created = User.objects.get_or_create(
+        username=identity,
+        defaults={"role": Role.MEMBER, "first_name": identity.replace("_", " ").title()[:150]},
+    )
+    if created:
+        person.set_unusable_password()
+        person.save(update_fields=["password"])
+    return person
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser):
+        parser.add_argument("directory", type=Path)
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def handle(self, *args, directory: Path, no_progress: bool, **options):
+        if not directory.is_dir():
+            raise CommandError(f"{directory} is not a directory.")
+        work = [(folder.name, path) for folder in identity_folders(directory) for path in photo_files(folder)]
+        if not work:
+            raise CommandError(f"No photos found in {directory}/<identity>/.")
+        counts = {"enrolled": 0, "already enrolled": 0, "refused": 0}
+        people = set()
+        with tqdm(total=len(work), unit="photo", disable=no_progress, file=self.stderr._out) as bar:
+            for identity, path in work:
+                outcome = self._enroll_one(member_for(identity), path)
+                counts[outcome.split(":")[0]] += 1
+                if not outcome.startswith("refused"):
+                    people.add(identity)
+                bar.write(f"{identity}/{path.name}: {outcome}", file=self.stdout._out)
+                bar.update()
+        summary = (
+            f"{counts['enrolled']} enrolled, {counts['already enrolled']} already enrolled, "
+            f"{counts['refused']} refused; {len(people)} people with faces."
+        )
+        if not counts["enrolled"] and not counts["already enrolled"]:
+            raise CommandError(f"Nothing could be enrolled: {summary}")
+        self.stdout.write(self.style.SUCCESS(summary))
+
+    def _enroll_one(self, person: User, path: Path) -> str:
+        try:
+            face_enroll(
+                person=person, photos=[Photo(data=path.read_bytes(), filename=path.name)], source=Source.COMMAND
+            )
+        except PhotosRefused as refused:
+            (_, reason), *_ = refused.refusals
+            if isinstance(reason, DuplicatePhoto):
+                return "already enrolled"
+            return f"refused: {getattr(reason, 'staff_message', reason.message)}"
+        except RecognitionUnavailable as error:
+            raise CommandError(error.message) from error
+        return "enrolled"

@@ -1,0 +1,333 @@
+"""Face services: settings + engine + digest cache + matching + database.
+
+``face_enroll`` is all or nothing: every photo of a request passes decoding, the quality gate and the
+duplicate check before anything is stored, so a refusal leaves no file, no row and no cache key.
+Detections are cached in Redis under the SHA-256 of the exact bytes plus the pipeline's identity.
+"""
+
+import functools
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import IntegrityError
+
+from attendx.cache import cache_get, cache_set
+from attendx.db import atomic, on_commit
+from faces.engine import Engine, EngineConfig, EngineUnavailable, FaceQuality
+from faces.exceptions import (
+    AlreadyEnrolled,
+    DuplicatePhoto,
+    EnrollmentRefused,
+    ImageRejected,
+    ManyFacesFound,
+    NoFaceFound,
+    PoorQuality,
+    RecognitionUnavailable,
+)
+from faces.images import DecodedImage, decode_photo
+from faces.matching import Decision, Match, Thresholds, decide
+from faces.models import FaceSample, Source
+from faces.selectors import bump_gallery_generation, enrolled_gallery
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _engine_for(config: EngineConfig) -> Engine:
+    return Engine(config)
+
+
+def get_engine() -> Engine:
+    """The process's engine for the current settings; models load on first use, once."""
+    faces = settings.FACES
+    return _engine_for(
+        EngineConfig(
+            deepface_home=str(settings.DEEPFACE_HOME),
+            model_name=faces["MODEL"],
+            detector_backend=faces["DETECTOR"],
+            detect_max_side=faces["DETECT_MAX_SIDE"],
+            max_side=faces["MAX_SIDE"],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What an embedding is tagged with; embeddings are only compared within one pipeline."""
+
+    model_name: str
+    detector_backend: str
+    pipeline_version: str
+
+
+def current_pipeline() -> Pipeline:
+    engine = get_engine()
+    return Pipeline(engine.config.model_name, engine.config.detector_backend, engine.pipeline_version)
+
+
+def thresholds() -> Thresholds:
+    faces = settings.FACES
+    return Thresholds(accept=faces["ACCEPT_DISTANCE"], review=faces["REVIEW_DISTANCE"], margin=faces["MARGIN"])
+
+
+def decode_upload(data: bytes, *, filename: str = "") -> DecodedImage:
+    faces = settings.FACES
+    return decode_photo(data, filename=filename, max_bytes=faces["MAX_UPLOAD_BYTES"], max_pixels=faces["MAX_PIXELS"])
+
+
+@dataclass(frozen=True, eq=False)
+class DetectedFace:
+    box: tuple[int, int, int, int]
+    quality: FaceQuality
+    embedding: np.ndarray  # float32, unit length
+
+    def to_json(self) -> dict:
+        return {
+            "box": list(self.box),
+            "quality": [self.quality.size_px, self.quality.sharpness, self.quality.brightness],
+            "embedding": [float(value) for value in self.embedding],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict) -> "DetectedFace":
+        size_px, sharpness, brightness = value["quality"]
+        return cls(
+            box=tuple(value["box"]),
+            quality=FaceQuality(size_px=int(size_px), sharpness=sharpness, brightness=brightness),
+            embedding=np.asarray(value["embedding"], dtype=np.float32),
+        )
+
+
+def embedding_cache_key(digest: str, pipeline: Pipeline) -> str:
+    # pipeline_version names the model, the detector, alignment and its parameters.
+    return f"emb:{digest}:{pipeline.pipeline_version}"
+
+
+def remember_faces(digest: str, faces: Sequence[DetectedFace]) -> bool:
+    key = embedding_cache_key(digest, current_pipeline())
+    return cache_set(key, [face.to_json() for face in faces], expire=settings.FACES["EMBEDDING_CACHE_TTL"])
+
+
+def detect_faces(image: DecodedImage, *, remember: bool) -> list[DetectedFace]:
+    """Every face in the image, from the digest cache when these exact bytes were seen before.
+
+    ``remember`` stores a fresh result with faces in it; enrollment caches only after it commits.
+    """
+    cached = cache_get(embedding_cache_key(image.digest, current_pipeline()))
+    if cached is not None:
+        return [DetectedFace.from_json(value) for value in cached]
+    try:
+        found = get_engine().detect_and_embed(image.rgb)
+    except EngineUnavailable as exc:
+        raise RecognitionUnavailable(str(exc)) from exc
+    faces = [DetectedFace(box=face.box, quality=face.quality, embedding=face.embedding) for face in found]
+    if remember and faces:
+        remember_faces(image.digest, faces)
+    return faces
+
+
+# Enrollment
+
+
+@dataclass(frozen=True)
+class Photo:
+    data: bytes
+    filename: str = ""
+
+
+class PhotosRefused(ValueError):
+    """One or more photos of an enrollment were refused; nothing was stored."""
+
+    def __init__(self, refusals: Sequence[tuple[str, Exception]]):
+        self.refusals = list(refusals)
+        super().__init__("; ".join(f"{name or 'photo'}: {error}" for name, error in self.refusals))
+
+    @property
+    def status(self) -> int:
+        return max(getattr(error, "status", 400) for _, error in self.refusals)
+
+
+@dataclass(frozen=True, eq=False)
+class _Accepted:
+    photo: Photo
+    image: DecodedImage
+    face: DetectedFace
+
+
+def _quality_gate(face: DetectedFace) -> None:
+    limits, quality = settings.FACES, face.quality
+    if quality.size_px < limits["MIN_FACE_PX"]:
+        raise PoorQuality(
+            f"The face is too small ({quality.size_px} px across; at least {limits['MIN_FACE_PX']} px): "
+            "move closer to the camera or use a larger photo."
+        )
+    if quality.brightness < limits["MIN_BRIGHTNESS"]:
+        raise PoorQuality("The photo is too dark: face a light source and try again.")
+    if quality.brightness > limits["MAX_BRIGHTNESS"]:
+        raise PoorQuality("The photo is too bright: avoid direct light on the face and try again.")
+    # After exposure: the Laplacian variance of a dark, flat photo is low even when it is sharp.
+    if quality.sharpness < limits["MIN_SHARPNESS"]:
+        raise PoorQuality("The photo is blurry: hold still, clean the lens and try again.")
+
+
+def _check_photo(person, photo: Photo, seen_digests: set[str]) -> _Accepted:
+    image = decode_upload(photo.data, filename=photo.filename)
+    if image.digest in seen_digests or FaceSample.objects.filter(person=person, digest=image.digest).exists():
+        raise DuplicatePhoto()
+    faces = detect_faces(image, remember=False)
+    if not faces:
+        raise NoFaceFound()
+    if len(faces) > 1:
+        raise ManyFacesFound(len(faces))
+    face = faces[0]
+    _quality_gate(face)
+    match = enrolled_gallery(pipeline=current_pipeline()).search(face.embedding, exclude=str(person.pk))
+    if match.person is not None and match.distance < thresholds().accept:
+        other = get_user_model().objects.get(pk=match.person)
+        raise AlreadyEnrolled(matched_person=other, distance=match.distance)
+    seen_digests.add(image.digest)
+    return _Accepted(photo=photo, image=image, face=face)
+
+
+def _describe(sample: FaceSample, face: DetectedFace) -> None:
+    """Tag ``sample`` with ``face`` and the pipeline that produced it."""
+    pipeline = current_pipeline()
+    sample.model_name = pipeline.model_name
+    sample.detector_backend = pipeline.detector_backend
+    sample.pipeline_version = pipeline.pipeline_version
+    sample.box = list(face.box)
+    sample.face_size = face.quality.size_px
+    sample.sharpness = face.quality.sharpness
+    sample.brightness = face.quality.brightness
+    sample.set_vector(face.embedding)
+
+
+def _new_sample(person, accepted: _Accepted, *, source: str, enrolled_by) -> FaceSample:
+    sample = FaceSample(
+        person=person,
+        digest=accepted.image.digest,
+        image_format=accepted.image.format,
+        source=source,
+        enrolled_by=enrolled_by,
+    )
+    _describe(sample, accepted.face)
+    return sample
+
+
+def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD, enrolled_by=None) -> list[FaceSample]:
+    """Enroll every photo or none; raise PhotosRefused (with a reason per photo) or RecognitionUnavailable."""
+    if not photos:
+        raise PhotosRefused([("", EnrollmentRefused("Choose at least one photo."))])
+    accepted, refusals, seen = [], [], set()
+    for photo in photos:
+        try:
+            accepted.append(_check_photo(person, photo, seen))
+        except (ImageRejected, EnrollmentRefused) as error:
+            refusals.append((photo.filename, error))
+    if refusals:
+        raise PhotosRefused(refusals)
+
+    samples, written = [], []
+    try:
+        with atomic():
+            for item in accepted:
+                sample = _new_sample(person, item, source=source, enrolled_by=enrolled_by)
+                sample.image.save(item.image.digest, ContentFile(item.photo.data), save=False)
+                written.append(sample.image.name)
+                sample.save()
+                samples.append(sample)
+    except BaseException as error:
+        for name in written:
+            FaceSample.image.field.storage.delete(name)
+        if isinstance(error, IntegrityError):
+            raise PhotosRefused([(accepted[0].photo.filename, DuplicatePhoto())]) from error
+        raise
+
+    def after_commit():
+        for item in accepted:
+            remember_faces(item.image.digest, [item.face])
+        bump_gallery_generation()
+
+    on_commit(after_commit)
+    logger.info("Enrolled %d photo(s) for %s (%s)", len(samples), person, source)
+    return samples
+
+
+def face_sample_delete(*, sample: FaceSample) -> None:
+    """Delete a sample; its file, cache keys and the gallery follow (faces.signals)."""
+    sample.delete()
+
+
+def reembed_samples(samples, *, progress: Callable[[FaceSample, str | None], None] | None = None) -> tuple[int, int]:
+    """Recompute embeddings with the current pipeline; return (re-embedded, failed).
+
+    A sample that fails keeps its old embedding (and so drops out of a gallery of another pipeline).
+    """
+    done = failed = 0
+    for sample in samples:
+        problem = None
+        try:
+            with sample.image.open("rb") as handle:
+                faces = detect_faces(decode_upload(handle.read()), remember=True)
+            if len(faces) != 1:
+                problem = "no face found" if not faces else f"{len(faces)} faces found"
+        except (OSError, ImageRejected) as error:
+            problem = f"cannot read the stored photo ({error})"
+        if problem is None:
+            _describe(sample, faces[0])
+            sample.save()
+            done += 1
+        else:
+            failed += 1
+        if progress is not None:
+            progress(sample, problem)
+    if done:
+        bump_gallery_generation()
+    return done, failed
+
+
+# Identification
+
+
+@dataclass(frozen=True)
+class Identification:
+    box: tuple[int, int, int, int]
+    decision: Decision
+    match: Match
+    person: object | None  # the User for accept and review; None for reject: never the nearest name
+
+    def to_json(self) -> dict:
+        return {
+            "box": list(self.box),
+            "identity": self.person.get_username() if self.person is not None else None,
+            "distance": None if self.match.distance is None else round(self.match.distance, 4),
+            "decision": str(self.decision),
+        }
+
+
+def face_identify(*, image: DecodedImage, among: Collection[str] | None = None) -> list[Identification]:
+    """A decision per face; ``among`` (person keys) limits matching to a roster."""
+    faces = detect_faces(image, remember=True)
+    gallery = enrolled_gallery(pipeline=current_pipeline())
+    limits = thresholds()
+    results = []
+    for face in faces:
+        match = gallery.search(face.embedding, among=among)
+        results.append((face, match, decide(match, limits)))
+    keys = {match.person for _, match, decision in results if decision is not Decision.REJECT}
+    people = get_user_model().objects.in_bulk(list(keys)) if keys else {}
+    by_key = {str(pk): user for pk, user in people.items()}
+    return [
+        Identification(
+            box=face.box,
+            decision=decision,
+            match=match,
+            person=None if decision is Decision.REJECT else by_key.get(match.person),
+        )
+        for face, match, decision in results
+    ]

@@ -1,0 +1,121 @@
+"""Enrollment pages: members enroll themselves, staff enroll anyone; the private photo view."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from attendx.ratelimit import ratelimit
+from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
+from faces.forms import EnrollForm
+from faces.models import FaceSample
+from faces.services import PhotosRefused, face_enroll, face_sample_delete
+
+CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def enroll_rate(group, request):
+    return settings.FACES["ENROLL_RATE"]
+
+
+def staff_enroll_rate(group, request):
+    return settings.FACES["STAFF_ENROLL_RATE"]
+
+
+def _refusal_lines(error: PhotosRefused, *, for_staff: bool) -> list[str]:
+    lines = []
+    for filename, refusal in error.refusals:
+        text = refusal.staff_message if for_staff and isinstance(refusal, AlreadyEnrolled) else refusal.message
+        lines.append(f"{filename}: {text}" if filename else text)
+    return lines
+
+
+def _enroll_page(request, person, *, template="faces/enroll.html"):
+    form = EnrollForm(request.POST or None, request.FILES or None)
+    context = {
+        "person": person,
+        "form": form,
+        "samples": person.face_samples.all(),
+        "self_service": person == request.user,
+        "max_upload_mb": settings.FACES["MAX_UPLOAD_BYTES"] // (1024 * 1024),
+    }
+    if request.method != "POST":
+        return render(request, template, context)
+    if not form.is_valid():
+        too_large = any(error.code == "too_large" for error in form.errors.as_data().get("photos", []))
+        return render(request, template, context, status=413 if too_large else 400)
+    try:
+        samples = face_enroll(
+            person=person,
+            photos=form.photos_to_enroll(),
+            source=form.cleaned_data["source"],
+            enrolled_by=request.user,
+        )
+    except PhotosRefused as error:
+        context["refusals"] = _refusal_lines(error, for_staff=request.user.is_staff_member)
+        return render(request, template, context, status=error.status)
+    except RecognitionUnavailable:
+        context["unavailable"] = True
+        response = render(request, template, context, status=503)
+        response["Retry-After"] = "60"
+        return response
+    count = len(samples)
+    messages.success(request, f"{count} photo{'s' if count != 1 else ''} enrolled for {person}.")
+    return redirect(request.path)
+
+
+@ratelimit(rate=enroll_rate, key="user")
+def enroll_self(request):
+    if request.user.is_kiosk:
+        raise PermissionDenied
+    return _enroll_page(request, request.user)
+
+
+@staff_member_required
+@ratelimit(rate=staff_enroll_rate, key="user")
+def enroll_person(request, person_id):
+    person = get_object_or_404(get_user_model(), pk=person_id, is_active=True)
+    return _enroll_page(request, person)
+
+
+@staff_member_required
+def people(request):
+    query = request.GET.get("q", "").strip()
+    people = get_user_model().objects.filter(is_active=True).exclude(role="kiosk")
+    if query:
+        people = people.filter(
+            Q(username__icontains=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
+        )
+    people = people.annotate(sample_count=Count("face_samples"))[:200]
+    return render(request, "faces/people.html", {"people": people, "query": query})
+
+
+def _visible_sample(request, sample_id) -> FaceSample:
+    sample = get_object_or_404(FaceSample.objects.select_related("person"), pk=sample_id)
+    if not (request.user.is_staff_member or sample.person_id == request.user.pk):
+        raise PermissionDenied
+    return sample
+
+
+def sample_image(request, sample_id):
+    sample = _visible_sample(request, sample_id)
+    response = FileResponse(sample.image.open("rb"), content_type=CONTENT_TYPES.get(sample.image_format, "image/jpeg"))
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+def sample_delete(request, sample_id):
+    sample = _visible_sample(request, sample_id)
+    person = sample.person
+    face_sample_delete(sample=sample)
+    messages.success(request, "The photo was deleted.")
+    if person == request.user:
+        return redirect("faces:enroll-self")
+    return redirect("faces:enroll-person", person_id=person.pk)

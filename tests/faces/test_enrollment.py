@@ -1,0 +1,205 @@
+"""Enrollment: the quality gate, duplicates, the digest cache, deletion; all on real photos and real Redis."""
+
+import pytest
+from django.core.files.storage import default_storage
+
+from attendx.cache import get_redis_client
+from faces.engine import Engine
+from faces.exceptions import AlreadyEnrolled, DuplicatePhoto, ManyFacesFound, NoFaceFound, PoorQuality
+from faces.models import FaceSample
+from faces.services import (
+    Photo,
+    PhotosRefused,
+    current_pipeline,
+    embedding_cache_key,
+    face_enroll,
+    face_sample_delete,
+)
+from tests.faces import variants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def model_calls(monkeypatch):
+    """Count calls into the real engine (it still runs)."""
+    calls = []
+    real = Engine.detect_and_embed
+
+    def counted(self, rgb):
+        calls.append(rgb.shape)
+        return real(self, rgb)
+
+    monkeypatch.setattr(Engine, "detect_and_embed", counted)
+    return calls
+
+
+def enroll(person, *datas, filename="photo.jpg"):
+    return face_enroll(person=person, photos=[Photo(data=data, filename=filename) for data in datas])
+
+
+def refusal(person, data, filename="photo.jpg"):
+    with pytest.raises(PhotosRefused) as excinfo:
+        enroll(person, data, filename=filename)
+    [(_, error)] = excinfo.value.refusals
+    return error
+
+
+def emb_keys():
+    return get_redis_client().count_pattern("emb:*")
+
+
+def stored_files(media_root):
+    return [path for path in media_root.rglob("*") if path.is_file()]
+
+
+def test_enroll_a_photo(member, embedding_cache, _media_root):
+    photo = embedding_cache["angelina_jolie/01.jpg"]
+    [sample] = enroll(member, photo.data)
+    assert sample.person == member and sample.digest == photo.digest
+    assert sample.model_name == "Dlib" and sample.dimensions == 128
+    assert sample.pipeline_version == current_pipeline().pipeline_version
+    assert sample.vector.shape == (128,)
+    assert sample.face_size > 80 and sample.sharpness > 0
+    assert (_media_root / sample.image.name).read_bytes() == photo.data
+
+
+def test_several_photos_at_once(member, embedding_cache):
+    photos = [embedding_cache[f"angelina_jolie/0{n}.jpg"].data for n in (1, 2, 3)]
+    assert len(enroll(member, *photos)) == 3
+
+
+@pytest.mark.parametrize("name", ["_none/brick.png", "_none/grass.png"])
+def test_photos_without_a_face_are_refused(member, shared_photos, name):
+    error = refusal(member, shared_photos[name].data, filename=name.split("/")[1])
+    assert isinstance(error, NoFaceFound) and "No face found" in error.message
+
+
+@pytest.mark.parametrize("name", ["_group/two_people.jpg", "_group/couple.jpg", "_group/multiface.jpg"])
+def test_group_photos_are_refused(member, embedding_cache, name):
+    error = refusal(member, embedding_cache[name].data)
+    assert isinstance(error, ManyFacesFound) and "More than one face" in error.message
+
+
+def test_a_small_face_is_refused(member, embedding_cache):
+    error = refusal(member, embedding_cache["barack_obama/05.jpg"].data)  # 427x240, face 63 px
+    assert isinstance(error, PoorQuality) and "too small" in error.message
+
+
+def test_a_blurred_photo_is_refused(member, shared_photos):
+    error = refusal(member, variants.blurred(variants.fit(shared_photos["joe_biden/02.jpg"].data), radius=6))
+    assert isinstance(error, PoorQuality) and "blurry" in error.message
+
+
+def test_a_dark_photo_is_refused(member, shared_photos):
+    error = refusal(member, variants.darkened(variants.fit(shared_photos["joe_biden/02.jpg"].data)))
+    assert isinstance(error, PoorQuality) and "too dark" in error.message
+
+
+def test_odd_encodings_of_a_real_photo_enroll(member, shared_photos):
+    portrait = variants.fit(shared_photos["angelina_jolie/05.jpg"].data)
+    datas = [
+        (variants.cmyk_jpeg(portrait), "cmyk.jpg"),
+        (variants.rgba_png(portrait), "rgba.png"),
+        (variants.grey_png(portrait), "grey.png"),
+        (variants.png16(portrait), "sixteen.png"),
+        (variants.exif_rotated_jpeg(portrait), "phone.jpg"),
+    ]
+    samples = face_enroll(person=member, photos=[Photo(data=data, filename=name) for data, name in datas])
+    assert len(samples) == 5
+
+
+def test_the_same_photo_twice_for_one_person_is_refused(member, embedding_cache):
+    data = embedding_cache["angelina_jolie/01.jpg"].data
+    enroll(member, data)
+    assert isinstance(refusal(member, data), DuplicatePhoto)
+
+
+def test_a_face_enrolled_for_someone_else_is_refused(member, user_factory, embedding_cache):
+    enroll(member, embedding_cache["angelina_jolie/01.jpg"].data)
+    other = user_factory()
+    error = refusal(other, embedding_cache["angelina_jolie/02.jpg"].data)
+    assert isinstance(error, AlreadyEnrolled)
+    assert "looks already enrolled" in error.message and str(member) not in error.message
+    assert str(member) in error.staff_message
+    assert not FaceSample.objects.filter(person=other).exists()
+
+
+def test_all_or_nothing(member, embedding_cache, _media_root):
+    good = embedding_cache["angelina_jolie/01.jpg"].data
+    with pytest.raises(PhotosRefused) as excinfo:
+        enroll(member, good, embedding_cache["_group/couple.jpg"].data)
+    assert [type(error) for _, error in excinfo.value.refusals] == [ManyFacesFound]
+    assert not FaceSample.objects.exists()
+    assert stored_files(_media_root) == []
+
+
+def test_the_second_enrollment_of_the_same_bytes_does_not_call_the_model(member, user_factory, shared_photos, model_calls):
+    fresh = variants.jpeg(variants.fit(shared_photos["kit_harington/01.jpg"].data), quality=91)
+    enroll(member, fresh)
+    assert len(model_calls) == 1
+    key = embedding_cache_key(__import__("hashlib").sha256(fresh).hexdigest(), current_pipeline())
+    assert get_redis_client().exists(key)
+    assert 0 < get_redis_client().get_ttl(key)
+    error = refusal(user_factory(), fresh)
+    assert isinstance(error, AlreadyEnrolled)
+    assert len(model_calls) == 1
+
+
+def test_changing_the_pipeline_misses_the_cache(member, shared_photos, model_calls, settings):
+    fresh = variants.jpeg(variants.fit(shared_photos["kit_harington/02.jpg"].data), quality=91)
+    enroll(member, fresh)
+    FaceSample.objects.all().delete()
+    settings.FACES = {**settings.FACES, "DETECT_MAX_SIDE": 800}
+    enroll(member, fresh)
+    assert len(model_calls) == 2
+
+
+def test_the_cache_key_names_model_detector_and_pipeline():
+    from faces.services import Pipeline
+
+    keys = {
+        embedding_cache_key("d" * 64, Pipeline("Dlib", "dlib", "1-Dlib-dlib-d1024")),
+        embedding_cache_key("d" * 64, Pipeline("Facenet", "dlib", "1-Facenet-dlib-d1024")),
+        embedding_cache_key("d" * 64, Pipeline("Dlib", "opencv", "1-Dlib-opencv-d1024")),
+        embedding_cache_key("d" * 64, Pipeline("Dlib", "dlib", "2-Dlib-dlib-d1024")),
+    }
+    assert len(keys) == 4
+
+
+def test_refusals_leave_no_cache_key(member, shared_photos):
+    before = emb_keys()
+    refusal(member, shared_photos["_group/two_people.jpg"].data)
+    refusal(member, shared_photos["_none/brick.png"].data, filename="brick.png")
+    assert emb_keys() == before
+
+
+def test_deleting_a_sample_removes_file_row_and_cache_key(member, embedding_cache, _media_root):
+    get_redis_client().clear_pattern("emb:*")
+    [sample] = enroll(member, embedding_cache["angelina_jolie/01.jpg"].data)
+    assert emb_keys() == 1 and len(stored_files(_media_root)) == 1
+    face_sample_delete(sample=sample)
+    assert not FaceSample.objects.exists()
+    assert emb_keys() == 0
+    assert stored_files(_media_root) == []
+
+
+def test_deleting_a_person_removes_their_faces(member, embedding_cache, _media_root):
+    get_redis_client().clear_pattern("emb:*")
+    enroll(member, embedding_cache["angelina_jolie/01.jpg"].data, embedding_cache["angelina_jolie/02.jpg"].data)
+    member.delete()
+    assert not FaceSample.objects.exists()
+    assert emb_keys() == 0
+    assert stored_files(_media_root) == []
+
+
+def test_enrollment_works_without_redis(member, shared_photos, redis_refused):
+    [sample] = enroll(member, shared_photos["amy_adams/01.jpg"].data)
+    assert sample.pk
+
+
+def test_photos_have_no_public_url(member, embedding_cache):
+    [sample] = enroll(member, embedding_cache["angelina_jolie/01.jpg"].data)
+    with pytest.raises(NotImplementedError):
+        sample.image.url
+    assert default_storage  # the default storage is never used for faces

@@ -1,0 +1,85 @@
+"""Variants of a real photo, made in memory: other encodings, damage, tricks and poor quality."""
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def as_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def fit(data: bytes, longest: int = 800) -> Image.Image:
+    image = as_image(data).convert("RGB")
+    image.thumbnail((longest, longest))
+    return image
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    return encode(image.convert("RGB"), "JPEG", quality=quality)
+
+
+def cmyk_jpeg(image: Image.Image) -> bytes:
+    return encode(image.convert("CMYK"), "JPEG", quality=92)
+
+
+def grey_png(image: Image.Image) -> bytes:
+    return encode(image.convert("L"), "PNG")
+
+
+def rgba_png(image: Image.Image) -> bytes:
+    rgba = image.convert("RGBA")
+    rgba.putalpha(255)
+    return encode(rgba, "PNG")
+
+
+def png16(image: Image.Image) -> bytes:
+    grey = (np.asarray(image.convert("L"), dtype=np.uint16) * 257).astype("<u2")
+    sixteen = Image.fromarray(grey)
+    assert sixteen.mode.startswith("I;16")
+    return encode(sixteen, "PNG")
+
+
+def exif_rotated_jpeg(image: Image.Image) -> bytes:
+    """Pixels stored turned 90 degrees, with the EXIF tag (6) that tells viewers to turn them back."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(image.convert("RGB").transpose(Image.Transpose.ROTATE_90), "JPEG", quality=92, exif=exif)
+
+
+def animated_png(image: Image.Image) -> bytes:
+    frames = [image.convert("RGB"), image.convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    return encode(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A tiny PNG whose header declares a gigantic image."""
+    tiny = encode(Image.new("L", (1, 1)), "PNG")
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    patched = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return tiny[:8] + patched + tiny[8 + 25 :]
+
+
+def blurred(image: Image.Image, radius: float = 8) -> bytes:
+    return jpeg(image.filter(ImageFilter.GaussianBlur(radius)))
+
+
+def darkened(image: Image.Image, factor: float = 0.12) -> bytes:
+    return jpeg(ImageEnhance.Brightness(image).enhance(factor))
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
+HTML = b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>"
+TEXT = b"name,email\nada,ada@example.org\n"
