@@ -80,6 +80,9 @@ def darkened(image: Image.Image, factor: float = 0.12) -> bytes:
     return jpeg(ImageEnhance.Brightness(image).enhance(factor))
 
 
-SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    b"<script>alert(1)</script></svg>"
+)
 HTML = b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>"
 TEXT = b"name,email\nada,ada@example.org\n"
