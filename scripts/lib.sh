@@ -29,7 +29,7 @@ ensure_venv() {
   fi
   local stamp="$VENV/.requirements.sha256"
   local wanted
-  wanted=$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)-$(printf '%s ' "$@" | sha256sum | cut -d' ' -f1)
+  wanted=$(requirement_files "$@" | sort -u | xargs cat | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     say "Installing Python packages from $*"
     "$VENV/bin/python" -m pip install -q --upgrade pip
@@ -39,6 +39,17 @@ ensure_venv() {
     echo "$wanted" >"$stamp"
   fi
   export PATH="$PWD/$VENV/bin:$PATH"
+}
+
+# The requirements files given and every file they include with -r, one per line.
+requirement_files() {
+  local file
+  for file in "$@"; do
+    echo "$file"
+    sed -n 's/^-r[[:space:]]*//p' "$file" | while read -r included; do
+      requirement_files "$(dirname "$file")/$included"
+    done
+  done
 }
 
 free_port() {

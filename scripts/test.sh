@@ -31,4 +31,7 @@ python manage.py makemigrations --check --dry-run >/dev/null
 say "Test suite (SQLite, real Redis)"
 python -m pytest "$@"
 
+# DeepFace on TensorFlow, in its own virtual environment; not narrowed by ARGS.
+bash scripts/test_tensorflow.sh
+
 say "All green in $(( $(date +%s) - started )) s"
