@@ -1,4 +1,5 @@
 from django.contrib.auth import views as auth_views
+from django.shortcuts import resolve_url
 
 from accounts.forms import LoginForm
 
@@ -7,3 +8,8 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        if self.request.user.is_kiosk:
+            return resolve_url("attendance:kiosk")
+        return super().get_default_redirect_url()

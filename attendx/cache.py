@@ -9,6 +9,7 @@ costs a request at most one socket timeout. Values are JSON; every write carries
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -125,6 +126,11 @@ class RedisClient:
         timeout = _expiry(expire)
         return bool(self._call(lambda: self.cache.set(key, value, timeout), fallback=False))
 
+    def add(self, key: str, value: Any, expire: int | None = None) -> bool:
+        """Set only when the key does not exist yet."""
+        timeout = _expiry(expire)
+        return bool(self._call(lambda: self.cache.add(key, value, timeout), fallback=False))
+
     def delete(self, key: str) -> bool:
         return bool(self._call(lambda: self.cache.delete(key), fallback=False))
 
@@ -204,3 +210,42 @@ def cache_delete(key: str) -> bool:
 
 def cache_clear(pattern: str) -> int | None:
     return _default_client.clear_pattern(pattern)
+
+
+# Generation keys: a token per kind of derived data (the gallery, the reports). Changing the data
+# bumps the token, and everything cached under the old token is never read again. A bump that cannot
+# reach Redis is remembered and replayed by this process before it trusts Redis for that name again.
+
+GENERATION_TTL = 24 * 3600
+_unsent_bumps: set[str] = set()
+_bumps_lock = threading.Lock()
+
+
+def _generation_key(name: str) -> str:
+    return f"gen:{name}"
+
+
+def _new_token() -> str:
+    return uuid.uuid4().hex
+
+
+def bump_generation(name: str) -> None:
+    if not cache_set(_generation_key(name), _new_token(), expire=GENERATION_TTL):
+        with _bumps_lock:
+            _unsent_bumps.add(name)
+
+
+def current_generation(name: str) -> str | None:
+    """The token to key cached ``name`` data with; None when Redis cannot be trusted: skip the cache."""
+    key = _generation_key(name)
+    if name in _unsent_bumps:
+        if not cache_set(key, _new_token(), expire=GENERATION_TTL):
+            return None
+        with _bumps_lock:
+            _unsent_bumps.discard(name)
+    token = cache_get(key)
+    if token is None:
+        token = _new_token()
+        if not _default_client.add(key, token, expire=GENERATION_TTL):
+            token = cache_get(key)
+    return token

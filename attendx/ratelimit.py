@@ -2,16 +2,20 @@
 
 Over the limit: 429 with ``Retry-After`` (an HTML page, or JSON for API calls). With the store
 down: 503 with ``Retry-After``; never a 500 and never unlimited, which is what django-ratelimit's
-own fail-open and fail-closed modes would give.
+own fail-open and fail-closed modes would give. Views that must keep working without Redis (the
+check-in API: an attendance mark outweighs a shared limit) ask for ``store_down="local"``: the same
+limit is then counted in this process alone.
 """
 
 import functools
 import logging
+import threading
+import time
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _SIMPLE_KEYS, _get_window, _method_match, _split_rate, get_usage
 
 from attendx.cache import REDIS_ERRORS, availability_for
 
@@ -72,13 +76,50 @@ def _usage(request, *, group, fn, key, rate, method):
     return usage
 
 
-def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",)):
-    """Limit a view; ``rate`` is django-ratelimit's (``"5/h"``, a callable or a dotted path)."""
+class LocalCounter:
+    """Fixed-window counts in this process, for when the shared store is down.
+
+    Uses django-ratelimit's own window and key helpers (private in 4.1, which requirements pin) so a
+    local window lines up with the shared one.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict[tuple, int] = {}
+
+    def usage(self, request, *, group, fn, key, rate, method):
+        if not _method_match(request, method):
+            return None
+        group = group or f"{fn.__module__}.{fn.__qualname__}"
+        rate = rate(group, request) if callable(rate) else rate
+        limit, period = _split_rate(rate)
+        value = _SIMPLE_KEYS[key](request)
+        window = _get_window(value, period)
+        with self._lock:
+            now = int(time.time())
+            self._counts = {k: v for k, v in self._counts.items() if k[-1] > now}
+            slot = (group, value, window)
+            self._counts[slot] = count = self._counts.get(slot, 0) + 1
+        return {"count": count, "limit": limit, "should_limit": count > limit, "time_left": window - now}
+
+
+local_counter = LocalCounter()
+
+
+def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",), store_down="refuse"):
+    """Limit a view; ``rate`` is django-ratelimit's (``"5/h"``, a callable or a dotted path).
+
+    ``store_down``: "refuse" answers 503 while Redis is down; "local" counts in this process instead.
+    """
+    if store_down not in ("refuse", "local"):
+        raise ValueError("store_down must be 'refuse' or 'local'")
 
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
             usage = _usage(request, group=group, fn=view, key=key, rate=rate, method=method)
+            if usage is _UNAVAILABLE and store_down == "local":
+                usage = local_counter.usage(request, group=group, fn=view, key=key, rate=rate, method=method)
             if usage is _UNAVAILABLE:
                 return limiter_unavailable(request)
             if usage is not None and usage["should_limit"]:

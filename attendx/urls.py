@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
+from attendance import views as attendance_views
 from attendx import views
 from attendx.converters import ObjectKeyConverter
 
@@ -12,5 +13,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("faces/", include("faces.urls")),
+    path("attendance/", include("attendance.urls")),
+    path("api/check-ins", attendance_views.api_check_in, name="api-check-in"),
     path("admin/", admin.site.urls),
 ]

@@ -2,13 +2,13 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from attendx.cache import get_redis_client
+from attendx.db import is_reachable
 from faces.weights import missing_weights
 
 
@@ -24,15 +24,6 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
-def _database_ready() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception:  # noqa: BLE001 - any database failure means "not ready"
-        return False
-    return True
-
-
 @login_not_required
 @require_GET
 @never_cache
@@ -40,7 +31,7 @@ def readyz(request):
     """Ready to serve: database and face weights are required; Redis is reported, not required."""
     missing = missing_weights(settings.DEEPFACE_HOME)
     checks = {
-        "database": "ok" if _database_ready() else "unavailable",
+        "database": "ok" if is_reachable() else "unavailable",
         "redis": "ok" if get_redis_client().is_connected else "unavailable (running without Redis caching)",
         "face_weights": "ok" if not missing else "missing: " + ", ".join(path.name for path in missing),
     }

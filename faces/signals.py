@@ -1,6 +1,8 @@
-"""When a face sample goes (alone, or with its person), its photo and cached embeddings go too."""
+"""When a face sample goes (alone, or with its person), its photo and cached embeddings go too;
+when a person changes (deactivated, say), the gallery is rebuilt."""
 
-from django.db.models.signals import post_delete
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from attendx.cache import cache_clear
@@ -21,3 +23,11 @@ def sample_deleted(sender, instance, **kwargs):
         bump_gallery_generation()
 
     on_commit(cleanup)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="faces.person_saved")
+def person_saved(sender, instance, created, update_fields=None, **kwargs):
+    # Deactivating someone takes their faces out of the gallery; a sign-in (last_login) changes nothing.
+    if created or (update_fields is not None and set(update_fields) <= {"last_login", "password"}):
+        return
+    on_commit(bump_gallery_generation)

@@ -73,3 +73,22 @@ start_redis() {
   echo "Redis did not start on port $port; see var/redis-$port.log" >&2
   return 1
 }
+
+# Start secantusdb, a MongoDB-compatible server from PyPI (requirements/local.txt), on 127.0.0.1:$1,
+# in memory (nothing is left on disk); sets MONGO_PID. It presents itself as a one-node replica set, so
+# transactions are real. Its quirks are in docs/mongodb.md.
+start_mongo() {
+  local port=$1
+  secantusd-py --host 127.0.0.1 --port "$port" --storage-path :memory: --log-level WARNING \
+    >"var/secantusdb-$port.log" 2>&1 &
+  MONGO_PID=$!
+  for _ in $(seq 100); do
+    python -c 'import pymongo, sys
+pymongo.MongoClient(port=int(sys.argv[1]), serverSelectionTimeoutMS=200).admin.command("ping")' "$port" 2>/dev/null &&
+      return 0
+    kill -0 "$MONGO_PID" 2>/dev/null || break
+    sleep 0.2
+  done
+  echo "secantusdb did not start on port $port; see var/secantusdb-$port.log" >&2
+  return 1
+}

@@ -143,7 +143,9 @@ def kiosk(db):
 
 # Real face photos from the shared folder, embedded once per run.
 
-FACES_DIR = Path(settings.BASE_DIR).parent / "shared" / "data" / "faces"
+FACES_DIR = Path(os.environ.get("ATTENDX_TEST_FACES", Path(settings.BASE_DIR).parent / "shared" / "data" / "faces"))
+if not (FACES_DIR / "manifest.csv").is_file():
+    pytest.exit(f"The shared face photos are missing at {FACES_DIR}; set ATTENDX_TEST_FACES.", returncode=3)
 
 
 @dataclass(frozen=True, eq=False)

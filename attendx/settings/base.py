@@ -80,6 +80,17 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# MONGODB_URI switches storage to MongoDB through django-mongodb-backend (docs/mongodb.md): ObjectId
+# keys everywhere, Mongo app configs for the contrib apps, and migrations from mongo_migrations/.
+MONGODB_URI = env("MONGODB_URI", default="")
+if MONGODB_URI:
+    from attendx.settings import mongodb
+
+    DATABASES = {"default": mongodb.database(MONGODB_URI, name=env("MONGODB_NAME", default=""))}
+    DEFAULT_AUTO_FIELD = mongodb.DEFAULT_AUTO_FIELD
+    INSTALLED_APPS = mongodb.installed_apps(INSTALLED_APPS)
+    MIGRATION_MODULES = mongodb.MIGRATION_MODULES
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -93,7 +104,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "accounts:login"
 # URL names a kiosk device account may use (accounts.middleware.KioskRestrictionMiddleware).
-KIOSK_ALLOWED_URL_NAMES = ["accounts:login", "accounts:logout", "healthz", "readyz"]
+KIOSK_ALLOWED_URL_NAMES = [
+    "accounts:login",
+    "accounts:logout",
+    "healthz",
+    "readyz",
+    "attendance:kiosk",
+    "api-check-in",
+]
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
@@ -188,6 +206,17 @@ FACES = {
     "STAFF_ENROLL_RATE": env("FACES_STAFF_ENROLL_RATE", default="120/h"),
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACES["MAX_UPLOAD_BYTES"] + 1
+
+ATTENDANCE = {
+    # Check-in opens this many minutes before a session starts.
+    "CHECK_IN_OPENS_MINUTES_BEFORE": env.int("ATTENDANCE_CHECK_IN_OPENS_MINUTES_BEFORE", default=15),
+    # Faces in the review band wait this long for a staff decision; their frames are then deleted.
+    "REVIEW_HOURS": env.int("ATTENDANCE_REVIEW_HOURS", default=24),
+    "CHECK_IN_RATE": env("ATTENDANCE_CHECK_IN_RATE", default="60/m"),
+    "REPORT_CACHE_TTL": env.int("ATTENDANCE_REPORT_CACHE_TTL", default=300),
+    # Answers to an Idempotency-Key are kept this long.
+    "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
+}
 
 LOGGING = {
     "version": 1,

@@ -1,16 +1,20 @@
 """Test settings: the test command points REDIS_URL at a real redis-server it started."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES, env
+from .base import BASE_DIR, DATABASES, MONGODB_URI, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-test-only")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# A real database file, so that tests with threads and processes share it.
-DATABASES["default"]["TEST"] = {
-    "NAME": env("TEST_SQLITE_PATH", default=str(BASE_DIR / "var" / "test.sqlite3")),
-}
+if MONGODB_URI:
+    # pytest-django creates (and drops) this database on the server MONGODB_URI names.
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_MONGODB_NAME", default="test_attendx")}
+else:
+    # A real database file, so that tests with threads and processes share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("TEST_SQLITE_PATH", default=str(BASE_DIR / "var" / "test.sqlite3")),
+    }
 
 ROOT_URLCONF = "tests.urls"
 REDIS_RETRY_INTERVAL = 0.5

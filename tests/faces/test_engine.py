@@ -23,9 +23,9 @@ from faces.engine import (
     cosine_distance,
 )
 from faces.weights import INSTALL_COMMAND, REQUIRED_WEIGHTS, install_weights
+from tests.conftest import FACES_DIR as DATA
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data" / "faces"
 # Manifest note: "person in profile behind a camera; frontal detectors (dlib HOG) find no face".
 PROFILE_ONLY = {"_unknown/camera.png"}
 

@@ -1,0 +1,70 @@
+from django.contrib import admin
+
+from attendance.models import CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name", "description", "members__username", "members__last_name")
+    filter_horizontal = ("members",)
+
+    @admin.display(description="Members")
+    def member_count(self, group):
+        return group.members.count()
+
+
+class RecordInline(admin.TabularInline):
+    model = Record
+    extra = 0
+    fields = ("person", "status", "marked_at", "method", "marked_by")
+    raw_id_fields = ("person", "marked_by")
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = ("title", "group", "starts_at", "ends_at", "late_after_minutes", "location")
+    list_filter = ("group", "location", "starts_at")
+    search_fields = ("title", "group__name", "location")
+    date_hierarchy = "starts_at"
+    inlines = [RecordInline]
+
+
+@admin.register(Record)
+class RecordAdmin(admin.ModelAdmin):
+    list_display = ("person", "session", "status", "marked_at", "method", "distance", "device", "marked_by")
+    list_filter = ("status", "method", "session__group", "marked_at")
+    search_fields = ("person__username", "person__first_name", "person__last_name", "session__title")
+    raw_id_fields = ("session", "person", "device", "marked_by")
+    date_hierarchy = "marked_at"
+
+
+@admin.register(PendingCheckIn)
+class PendingCheckInAdmin(admin.ModelAdmin):
+    list_display = ("candidate", "session", "distance", "captured_at", "expires_at", "state", "reviewed_by")
+    list_filter = ("state", "session__group")
+    search_fields = ("candidate__username", "candidate__last_name", "session__title")
+    raw_id_fields = ("session", "candidate", "device", "reviewed_by")
+    exclude = ("frame",)
+
+
+@admin.register(RecordChange)
+class RecordChangeAdmin(admin.ModelAdmin):
+    list_display = ("at", "action", "person", "status", "session", "by")
+    list_filter = ("action",)
+    search_fields = ("person__username", "by__username", "session__title")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CheckInRequest)
+class CheckInRequestAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "device", "key", "status_code")
+    search_fields = ("key", "device__username")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,194 @@
+"""Groups, sessions and attendance records; pending check-ins waiting for a staff decision.
+
+One record per person per session is a database constraint, never a "check, then insert".
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from faces.storage import private_face_storage
+
+
+class Group(models.Model):
+    """A class, a team: the people expected at its sessions."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="attendance_groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SessionQuerySet(models.QuerySet):
+    def running_at(self, moment):
+        """Sessions open for check-in at ``moment``: from a few minutes before the start to the end."""
+        early = timedelta(minutes=settings.ATTENDANCE["CHECK_IN_OPENS_MINUTES_BEFORE"])
+        return self.filter(starts_at__lte=moment + early, ends_at__gte=moment)
+
+    def on_day(self, day):
+        return self.filter(starts_at__date=day)
+
+
+class Session(models.Model):
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="sessions")
+    title = models.CharField(max_length=160)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    late_after_minutes = models.PositiveSmallIntegerField(
+        default=10, help_text="Arrivals more than this many minutes after the start are late."
+    )
+    location = models.CharField(max_length=120, blank=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["starts_at"]), models.Index(fields=["location", "starts_at"])]
+
+    def __str__(self):
+        return f"{self.title} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
+
+    @property
+    def late_from(self):
+        return self.starts_at + timedelta(minutes=self.late_after_minutes)
+
+    def status_for_arrival(self, moment) -> str:
+        return Status.LATE if moment > self.late_from else Status.PRESENT
+
+    def has_ended(self, moment=None) -> bool:
+        return (moment or timezone.now()) > self.ends_at
+
+
+class Status(models.TextChoices):
+    PRESENT = "present", "Present"
+    LATE = "late", "Late"
+    EXCUSED = "excused", "Excused"
+
+
+class Method(models.TextChoices):
+    FACE = "face", "Face (kiosk)"
+    CAMERA = "camera", "IP camera"
+    MANUAL = "manual", "Manual"
+
+
+class Record(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="records")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance_records")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    marked_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=16, choices=Method.choices)
+    distance = models.FloatField(null=True, blank=True, help_text="face distance, for face and camera marks")
+    device = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the staff member who marked it by hand or approved it from review",
+    )
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["marked_at"]
+        constraints = [models.UniqueConstraint(fields=["session", "person"], name="attendance_one_record_per_person")]
+
+    def __str__(self):
+        return f"{self.person} {self.status} at {self.session}"
+
+
+class Change(models.TextChoices):
+    MARKED = "marked", "Marked"
+    UNMARKED = "unmarked", "Unmarked"
+    APPROVED = "approved", "Approved from review"
+    REJECTED = "rejected", "Rejected from review"
+
+
+class RecordChange(models.Model):
+    """Who changed a mark by hand, and when: the audit trail of manual and review decisions."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="changes")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=16, choices=Change.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.person} at {self.session} by {self.by}"
+
+
+class CheckInRequest(models.Model):
+    """The answer given to one Idempotency-Key of one device, replayed on retries."""
+
+    device = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "key"], name="attendance_one_answer_per_key")]
+
+    def __str__(self):
+        return f"{self.device} {self.key}: {self.status_code}"
+
+
+class Review(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PendingCheckInQuerySet(models.QuerySet):
+    def open(self, moment=None):
+        return self.filter(state=Review.PENDING, expires_at__gt=moment or timezone.now())
+
+    def expired(self, moment=None):
+        return self.filter(expires_at__lte=moment or timezone.now())
+
+
+def pending_frame_upload_to(pending, filename):
+    return f"pending/{timezone.now():%Y/%m/%d}/{filename}"
+
+
+class PendingCheckIn(models.Model):
+    """A face that was close to someone but not clearly them: staff decide, within a limited time."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="pending_check_ins")
+    candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    distance = models.FloatField()
+    frame = models.FileField(storage=private_face_storage, upload_to=pending_frame_upload_to, max_length=255)
+    box = models.JSONField()
+    device = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    captured_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=Review.choices, default=Review.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PendingCheckInQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["captured_at"]
+        verbose_name = "pending check-in"
+
+    def __str__(self):
+        return f"{self.candidate}? at {self.session}"

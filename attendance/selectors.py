@@ -1,0 +1,190 @@
+"""Reads for attendance: rosters, histories, rates and exports.
+
+Rosters and reports are cached in Redis under a generation token that every change of a record
+bumps; without Redis they are computed on every request, and stay correct.
+"""
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from attendance.models import PendingCheckIn, Record, Session, Status
+from attendx.cache import bump_generation, cache_get, cache_set, current_generation
+
+REPORTS = "attendance-reports"
+ABSENT = "absent"
+EXPECTED = "expected"  # the session has not ended and the person has not arrived yet
+
+
+def bump_reports_generation() -> None:
+    bump_generation(REPORTS)
+
+
+def _cached(key: str, compute):
+    """``compute()`` cached under the reports generation; JSON-able values only."""
+    generation = current_generation(REPORTS)
+    if generation is None:
+        return compute()
+    full_key = f"report:{generation}:{key}"
+    value = cache_get(full_key)
+    if value is None:
+        value = compute()
+        cache_set(full_key, value, expire=settings.ATTENDANCE["REPORT_CACHE_TTL"])
+    return value
+
+
+@dataclass(frozen=True)
+class RosterLine:
+    person_id: str
+    name: str
+    username: str
+    status: str  # present, late, excused, absent, expected
+    marked_at: str | None  # ISO time
+    method: str | None
+    marked_by: str | None
+
+
+def _roster(session: Session, moment: datetime) -> list[dict]:
+    records = {
+        record.person_id: record for record in Record.objects.filter(session=session).select_related("marked_by")
+    }
+    people = list(session.group.members.all())
+    known = {person.pk for person in people}
+    people += list(get_user_model().objects.filter(pk__in=[pk for pk in records if pk not in known]))
+    missing = ABSENT if session.has_ended(moment) else EXPECTED
+    lines = []
+    for person in sorted(people, key=lambda p: (p.last_name.lower(), p.first_name.lower(), p.username)):
+        record = records.get(person.pk)
+        lines.append(
+            asdict(
+                RosterLine(
+                    person_id=str(person.pk),
+                    name=str(person),
+                    username=person.username,
+                    status=record.status if record else missing,
+                    marked_at=record.marked_at.isoformat() if record else None,
+                    method=record.method if record else None,
+                    marked_by=str(record.marked_by) if record and record.marked_by else None,
+                )
+            )
+        )
+    return lines
+
+
+def roster_for_session(session: Session, *, moment: datetime | None = None) -> list[dict]:
+    moment = moment or timezone.now()
+    phase = "ended" if session.has_ended(moment) else "open"
+    return _cached(f"roster:{session.pk}:{phase}", lambda: _roster(session, moment))
+
+
+def roster_summary(lines: list[dict]) -> dict[str, int]:
+    counts = Counter(line["status"] for line in lines)
+    return {status: counts.get(status, 0) for status in (Status.PRESENT, Status.LATE, Status.EXCUSED, ABSENT, EXPECTED)}
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of ``day`` in the organisation's time zone."""
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()), timezone.get_current_timezone())
+
+
+def sessions_for_day(day: date):
+    return Session.objects.filter(starts_at__gte=day_start(day), starts_at__lt=day_start(day + timedelta(days=1)))
+
+
+def past_sessions(before: date):
+    return Session.objects.filter(starts_at__lt=day_start(before))
+
+
+def _rate(attended: int, expected: int) -> float | None:
+    return round(attended / expected, 4) if expected else None
+
+
+def _history(person) -> dict:
+    moment = timezone.now()
+    records = {r.session_id: r for r in Record.objects.filter(person=person)}
+    sessions = Session.objects.filter(group__members=person) | Session.objects.filter(pk__in=list(records))
+    rows, attended, expected = [], 0, 0
+    for session in sessions.distinct().select_related("group").order_by("-starts_at"):
+        record = records.get(session.pk)
+        if record:
+            status = record.status
+        elif session.has_ended(moment):
+            status = ABSENT
+        elif session.starts_at > moment:
+            continue  # not yet
+        else:
+            status = EXPECTED
+        if status in (Status.PRESENT, Status.LATE):
+            attended += 1
+        if status in (Status.PRESENT, Status.LATE, ABSENT):
+            expected += 1
+        rows.append(
+            {
+                "session_id": str(session.pk),
+                "title": session.title,
+                "group": session.group.name,
+                "starts_at": session.starts_at.isoformat(),
+                "status": status,
+                "marked_at": record.marked_at.isoformat() if record else None,
+                "method": record.method if record else None,
+            }
+        )
+    return {"rows": rows, "attended": attended, "expected": expected, "rate": _rate(attended, expected)}
+
+
+def person_history(person) -> dict:
+    """Every session the person was expected at (or attended): status, and the attendance rate.
+
+    Excused sessions count neither for nor against the rate.
+    """
+    return _cached(f"history:{person.pk}", lambda: _history(person))
+
+
+def _daily_rates(group, start: date, end: date) -> list[dict]:
+    moment = timezone.now()
+    sessions = Session.objects.filter(
+        group=group, starts_at__gte=day_start(start), starts_at__lt=day_start(end + timedelta(days=1))
+    )
+    members = group.members.count()
+    attended, expected = defaultdict(int), defaultdict(int)
+    for session in sessions:
+        if not session.has_ended(moment):
+            continue
+        day = timezone.localtime(session.starts_at).date().isoformat()
+        statuses = Counter(Record.objects.filter(session=session).values_list("status", flat=True))
+        attended[day] += statuses[Status.PRESENT] + statuses[Status.LATE]
+        expected[day] += members - statuses[Status.EXCUSED]
+    return [
+        {"day": day, "attended": attended[day], "expected": expected[day], "rate": _rate(attended[day], expected[day])}
+        for day in sorted(expected)
+    ]
+
+
+def daily_attendance_rates(group, *, start: date, end: date) -> list[dict]:
+    return _cached(f"daily:{group.pk}:{start}:{end}", lambda: _daily_rates(group, start, end))
+
+
+def records_for_export(
+    *, session: Session | None = None, group=None, start: date | None = None, end: date | None = None
+):
+    """Records in session order, for CSV export: one session, or a group and/or a date range."""
+    records = Record.objects.select_related("session__group", "person", "marked_by").order_by(
+        "session__starts_at", "person__last_name", "person__first_name"
+    )
+    if session is not None:
+        records = records.filter(session=session)
+    if group is not None:
+        records = records.filter(session__group=group)
+    if start is not None:
+        records = records.filter(session__starts_at__gte=day_start(start))
+    if end is not None:
+        records = records.filter(session__starts_at__lt=day_start(end + timedelta(days=1)))
+    return records
+
+
+def open_reviews():
+    return PendingCheckIn.objects.open().select_related("session__group", "candidate", "device")

@@ -1,0 +1,271 @@
+"""Writes for attendance: check-in by face, manual marks, review decisions.
+
+A check-in is acknowledged only after its records are committed. The database enforces one record
+per person per session; two kiosks racing for the same person both get an answer, and exactly one
+record exists. An Idempotency-Key's answer is stored in the same transaction and replayed on retries.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError
+from django.utils import timezone
+from django.utils.formats import time_format
+
+from attendance.models import (
+    Change,
+    CheckInRequest,
+    Method,
+    PendingCheckIn,
+    Record,
+    RecordChange,
+    Review,
+    Session,
+    Status,
+)
+from attendance.selectors import bump_reports_generation
+from attendx.db import atomic, on_commit
+from faces.images import DecodedImage
+from faces.matching import Decision
+from faces.services import face_identify
+
+logger = logging.getLogger(__name__)
+
+
+class NoSessionRunning(LookupError):
+    message = "No session is open for check-in right now."
+
+
+@dataclass
+class CheckInResult:
+    status_code: int
+    body: dict
+    replayed: bool = False
+    records: list = field(default_factory=list)
+
+
+def _person_json(person) -> dict:
+    return {"id": str(person.pk), "name": str(person)}
+
+
+def _record_json(record: Record) -> dict:
+    return {
+        "id": str(record.pk),
+        "session": str(record.session_id),
+        "status": str(record.status),
+        "marked_at": record.marked_at.isoformat(),
+        "method": str(record.method),
+    }
+
+
+def describe_record(record: Record, *, already: bool) -> str:
+    when = time_format(timezone.localtime(record.marked_at), "H:i")
+    if already:
+        return f"{record.person}: already checked in at {when}"
+    late = ", late" if record.status == Status.LATE else ""
+    return f"{record.person}: checked in at {when}{late}"
+
+
+def _sessions_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
+    for session, keys in person_keys_by_session.items():
+        if person_key in keys:
+            return session
+    return open_sessions[0] if open_sessions else None
+
+
+def mark_arrival(*, session: Session, person, moment, method: str, distance=None, device=None, marked_by=None):
+    """Create the person's record for the session, or return the one that exists: (record, created)."""
+    record = Record(
+        session=session,
+        person=person,
+        status=session.status_for_arrival(moment),
+        marked_at=moment,
+        method=method,
+        distance=distance,
+        device=device,
+        marked_by=marked_by,
+    )
+    try:
+        with atomic():
+            record.save()
+    except IntegrityError:
+        return Record.objects.select_related("person").get(session=session, person=person), False
+    return record, True
+
+
+def check_in_by_face(
+    *,
+    image: DecodedImage,
+    frame: bytes,
+    device,
+    session: Session | None = None,
+    method: str = Method.FACE,
+    idempotency_key: str = "",
+    moment=None,
+) -> CheckInResult:
+    """Recognise every face in the frame and mark each accepted person once in their session."""
+    moment = moment or timezone.now()
+    if idempotency_key:
+        previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
+        if previous is not None:
+            return CheckInResult(previous.status_code, previous.response, replayed=True)
+
+    sessions = [session] if session is not None else list(Session.objects.running_at(moment).select_related("group"))
+    if not sessions:
+        raise NoSessionRunning()
+    rosters = {s: {str(pk) for pk in s.group.members.values_list("pk", flat=True)} for s in sessions}
+    open_sessions = [s for s, keys in rosters.items() if not keys]
+    among = None if open_sessions else set().union(*rosters.values())
+
+    identifications = face_identify(image=image, among=among)
+    faces, records, created_any = [], [], False
+    saved_files = []
+    try:
+        with atomic():
+            for found in identifications:
+                entry = {"box": list(found.box), "decision": str(found.decision), "person": None}
+                if found.decision is Decision.ACCEPT:
+                    target = _sessions_for(rosters, found.match.person, open_sessions)
+                    record, created = mark_arrival(
+                        session=target,
+                        person=found.person,
+                        moment=moment,
+                        method=method,
+                        distance=found.match.distance,
+                        device=device,
+                    )
+                    created_any |= created
+                    records.append(record)
+                    entry.update(
+                        result="checked_in" if created else "already_checked_in",
+                        person=_person_json(found.person),
+                        record=_record_json(record),
+                        message=describe_record(record, already=not created),
+                    )
+                elif found.decision is Decision.REVIEW:
+                    target = _sessions_for(rosters, found.match.person, open_sessions)
+                    pending = PendingCheckIn(
+                        session=target,
+                        candidate=found.person,
+                        distance=found.match.distance,
+                        box=list(found.box),
+                        device=device,
+                        captured_at=moment,
+                        expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
+                    )
+                    extension = {"PNG": "png", "WEBP": "webp"}.get(image.format, "jpg")
+                    pending.frame.save(f"{image.digest}.{extension}", ContentFile(frame), save=False)
+                    saved_files.append(pending.frame.name)
+                    pending.save()
+                    entry.update(result="review", message="Not sure who this is: a staff member will check.")
+                else:
+                    entry.update(result="unknown", message="Not recognised.")
+                faces.append(entry)
+            body = {
+                "faces": faces,
+                "message": " · ".join(face["message"] for face in faces) if faces else "No face found.",
+            }
+            status_code = 201 if created_any else 200
+            if idempotency_key:
+                CheckInRequest.objects.create(
+                    device=device, key=idempotency_key, status_code=status_code, response=body
+                )
+    except IntegrityError:
+        # Another request with the same Idempotency-Key won the race: answer as it did.
+        _delete_files(saved_files)
+        previous = CheckInRequest.objects.get(device=device, key=idempotency_key)
+        return CheckInResult(previous.status_code, previous.response, replayed=True)
+    except BaseException:
+        _delete_files(saved_files)
+        raise
+    if created_any:
+        on_commit(bump_reports_generation)
+    logger.info("Check-in by %s: %s", device, body["message"])
+    return CheckInResult(status_code, body, records=records)
+
+
+def _delete_files(names):
+    storage = PendingCheckIn.frame.field.storage
+    for name in names:
+        storage.delete(name)
+
+
+def mark_manually(*, session: Session, person, status: str, by, note: str = "") -> Record:
+    """Set (or change) a person's mark by hand; recorded with who and when."""
+    with atomic():
+        record, _ = Record.objects.update_or_create(
+            session=session,
+            person=person,
+            defaults={
+                "status": status,
+                "method": Method.MANUAL,
+                "marked_by": by,
+                "marked_at": timezone.now(),
+                "note": note,
+                "distance": None,
+                "device": None,
+            },
+        )
+        RecordChange.objects.create(session=session, person=person, action=Change.MARKED, status=status, by=by)
+    on_commit(bump_reports_generation)
+    return record
+
+
+def unmark(*, session: Session, person, by) -> bool:
+    with atomic():
+        deleted, _ = Record.objects.filter(session=session, person=person).delete()
+        if deleted:
+            RecordChange.objects.create(session=session, person=person, action=Change.UNMARKED, by=by)
+    if deleted:
+        on_commit(bump_reports_generation)
+    return bool(deleted)
+
+
+def approve_pending(*, pending: PendingCheckIn, by) -> Record:
+    """Approve a review: the candidate is marked as of the moment they were seen."""
+    with atomic():
+        record, _ = mark_arrival(
+            session=pending.session,
+            person=pending.candidate,
+            moment=pending.captured_at,
+            method=Method.FACE,
+            distance=pending.distance,
+            device=pending.device,
+            marked_by=by,
+        )
+        _close(pending, Review.APPROVED, by)
+        RecordChange.objects.create(
+            session=pending.session, person=pending.candidate, action=Change.APPROVED, status=record.status, by=by
+        )
+    on_commit(bump_reports_generation)
+    return record
+
+
+def reject_pending(*, pending: PendingCheckIn, by) -> None:
+    with atomic():
+        _close(pending, Review.REJECTED, by)
+        RecordChange.objects.create(session=pending.session, person=pending.candidate, action=Change.REJECTED, by=by)
+
+
+def _close(pending: PendingCheckIn, state: str, by) -> None:
+    pending.state, pending.reviewed_by, pending.reviewed_at = state, by, timezone.now()
+    pending.save(update_fields=["state", "reviewed_by", "reviewed_at"])
+    name = pending.frame.name
+    if name:
+        on_commit(lambda: pending.frame.storage.delete(name))
+
+
+def purge_expired(*, moment=None) -> tuple[int, int]:
+    """Delete expired pending check-ins (with their frames) and old idempotency answers."""
+    moment = moment or timezone.now()
+    expired = list(PendingCheckIn.objects.expired(moment))
+    for pending in expired:
+        if pending.frame.name:
+            pending.frame.storage.delete(pending.frame.name)
+    PendingCheckIn.objects.filter(pk__in=[p.pk for p in expired]).delete()
+    cutoff = moment - timedelta(hours=settings.ATTENDANCE["IDEMPOTENCY_HOURS"])
+    answers, _ = CheckInRequest.objects.filter(created_at__lt=cutoff).delete()
+    return len(expired), answers

@@ -1,0 +1,102 @@
+// Kiosk: grab a frame from the camera every few seconds (or on the button), send it to the check-in
+// API with an Idempotency-Key, and show the answer large enough to read from two metres.
+(function () {
+  const root = document.getElementById("kiosk");
+  const video = document.getElementById("kiosk-video");
+  const hint = document.getElementById("kiosk-hint");
+  const result = document.getElementById("kiosk-result");
+  const button = document.getElementById("kiosk-capture");
+  const INTERVAL_MS = 2500;
+  const SHOW_RESULT_MS = 4000;
+  let busy = false;
+  let pausedUntil = 0;
+
+  function cookie(name) {
+    const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function show(message, tone) {
+    result.textContent = message;
+    result.className = "kiosk-result tone-" + tone;
+  }
+
+  function toneFor(status, body) {
+    if (status === 201) return "ok";
+    const results = (body.faces || []).map(function (face) { return face.result; });
+    if (results.indexOf("already_checked_in") >= 0) return "info";
+    if (results.indexOf("unknown") >= 0 || results.indexOf("review") >= 0) return "warn";
+    return "idle";
+  }
+
+  function send(blob) {
+    const data = new FormData();
+    data.append("image", blob, "frame.jpg");
+    return fetch(root.dataset.api, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": cookie("csrftoken"), "Idempotency-Key": newKey(), Accept: "application/json" },
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body, response: response }; });
+    });
+  }
+
+  function capture(manual) {
+    if (busy || Date.now() < pausedUntil || !video.videoWidth) return;
+    busy = true;
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.toBlob(function (blob) {
+      send(blob)
+        .then(function (answer) {
+          const body = answer.body;
+          if (answer.status >= 400) {
+            const wait = parseInt(answer.response.headers.get("Retry-After") || "0", 10);
+            if (wait) pausedUntil = Date.now() + wait * 1000;
+            show(body.detail || "Something went wrong.", "bad");
+            return;
+          }
+          const faces = body.faces || [];
+          if (!faces.length) {
+            if (manual) show("No face found: look at the camera.", "warn");
+            return;
+          }
+          const tone = toneFor(answer.status, body);
+          const messages = faces.map(function (face) {
+            if (face.result === "unknown") return "Not recognised";
+            return face.message;
+          });
+          show(messages.join(" · "), tone);
+          pausedUntil = Date.now() + SHOW_RESULT_MS;
+          setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
+        })
+        .catch(function () { show("Connection problem: retrying.", "bad"); })
+        .finally(function () { busy = false; });
+    }, "image/jpeg", 0.9);
+  }
+
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    hint.textContent = "No camera here: use the upload form.";
+    return;
+  }
+  navigator.mediaDevices
+    .getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
+    .then(function (stream) {
+      video.srcObject = stream;
+      video.addEventListener("loadeddata", function () {
+        hint.textContent = "Stand in front of the camera";
+        button.disabled = false;
+        setInterval(function () { if (!document.hidden) capture(false); }, INTERVAL_MS);
+      });
+    })
+    .catch(function () { hint.textContent = "The camera could not be opened: use the upload form."; });
+  button.addEventListener("click", function () { pausedUntil = 0; capture(true); });
+})();

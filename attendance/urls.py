@@ -1,0 +1,22 @@
+from django.urls import path
+
+from attendance import views
+
+app_name = "attendance"
+
+urlpatterns = [
+    path("", views.session_list, name="sessions"),
+    path("kiosk/", views.kiosk, name="kiosk"),
+    path("sessions/<key:session_id>/", views.session_detail, name="session"),
+    path("sessions/<key:session_id>/mark/", views.session_mark, name="session-mark"),
+    path("sessions/<key:session_id>/export.csv", views.session_export, name="session-export"),
+    path("export/", views.range_export, name="export"),
+    path("me/", views.my_history, name="my-history"),
+    path("people/<key:person_id>/", views.person_history, name="person-history"),
+    path("groups/", views.group_list, name="groups"),
+    path("groups/<key:group_id>/", views.group_detail, name="group"),
+    path("review/", views.review_list, name="reviews"),
+    path("review/<key:pending_id>/frame/", views.review_frame, name="review-frame"),
+    path("review/<key:pending_id>/approve/", views.review_decide, {"decision": "approve"}, name="review-approve"),
+    path("review/<key:pending_id>/reject/", views.review_decide, {"decision": "reject"}, name="review-reject"),
+]

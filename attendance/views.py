@@ -1,0 +1,309 @@
+"""Attendance pages and the check-in API. Views validate, call one service or selector, and answer."""
+
+import csv
+import mimetypes
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import check_in_devices_required, staff_required
+from attendance import selectors
+from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
+from attendance.models import Group, Method, PendingCheckIn, Session
+from attendance.services import (
+    NoSessionRunning,
+    approve_pending,
+    check_in_by_face,
+    mark_manually,
+    reject_pending,
+    unmark,
+)
+from attendx.ratelimit import ratelimit
+from faces.exceptions import ImageRejected, RecognitionUnavailable
+from faces.services import decode_upload
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RECOGNITION_RETRY_AFTER = 30
+
+
+def check_in_rate(group, request):
+    return settings.ATTENDANCE["CHECK_IN_RATE"]
+
+
+class CheckInRefused(Exception):
+    def __init__(self, status: int, code: str, detail: str, retry_after: int | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.retry_after = status, code, detail, retry_after
+
+
+def _check_in(request):
+    """Validate a check-in request and run it; raise CheckInRefused with the status to answer."""
+    form = CheckInForm(request.POST, request.FILES)
+    if not form.is_valid():
+        raise CheckInRefused(400, "no_image", "Send the photo as the `image` field of a multipart form.")
+    key = request.headers.get("Idempotency-Key", "")
+    if key and not IDEMPOTENCY_KEY.match(key):
+        raise CheckInRefused(400, "bad_idempotency_key", "Idempotency-Key: 1-128 letters, digits or . _ : -")
+    upload = form.cleaned_data["image"]
+    limit = settings.FACES["MAX_UPLOAD_BYTES"]
+    if upload.size > limit:
+        raise CheckInRefused(413, "too_large", f"Photos may be at most {limit / 1e6:.0f} MB.")
+    data = upload.read()
+    session = None
+    if form.cleaned_data["session"]:
+        session = Session.objects.filter(pk=form.cleaned_data["session"]).select_related("group").first()
+        if session is None:
+            raise CheckInRefused(404, "no_such_session", "That session does not exist.")
+    try:
+        image = decode_upload(data, filename=upload.name)
+        return check_in_by_face(
+            image=image, frame=data, device=request.user, session=session, method=Method.FACE, idempotency_key=key
+        )
+    except ImageRejected as error:
+        raise CheckInRefused(error.status, error.code, error.message) from error
+    except NoSessionRunning as error:
+        raise CheckInRefused(409, "no_session", error.message) from error
+    except RecognitionUnavailable as error:
+        raise CheckInRefused(
+            503, "recognition_unavailable", "Face recognition is unavailable right now.", RECOGNITION_RETRY_AFTER
+        ) from error
+
+
+@require_POST
+@check_in_devices_required
+@ratelimit(rate=check_in_rate, key="user", store_down="local")
+def api_check_in(request):
+    try:
+        result = _check_in(request)
+    except CheckInRefused as refused:
+        response = JsonResponse({"error": refused.code, "detail": refused.detail}, status=refused.status)
+        if refused.retry_after:
+            response["Retry-After"] = str(refused.retry_after)
+        return response
+    response = JsonResponse(result.body, status=result.status_code)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+@check_in_devices_required
+@ratelimit(rate=check_in_rate, key="user", store_down="local")
+def kiosk(request):
+    """The kiosk screen; its upload form (for a device without a camera) answers in HTML."""
+    context = {"sessions": Session.objects.running_at(timezone.now()).select_related("group")}
+    if request.method != "POST":
+        return render(request, "attendance/kiosk.html", context)
+    try:
+        result = _check_in(request)
+    except CheckInRefused as refused:
+        context["outcome"] = {"tone": "bad", "message": refused.detail}
+        response = render(request, "attendance/kiosk.html", context, status=refused.status)
+        if refused.retry_after:
+            response["Retry-After"] = str(refused.retry_after)
+        return response
+    tone = "ok" if result.status_code == 201 else "info"
+    context["outcome"] = {"tone": tone, "message": result.body["message"], "faces": result.body["faces"]}
+    return render(request, "attendance/kiosk.html", context, status=result.status_code)
+
+
+@staff_required
+def session_list(request):
+    today = timezone.localdate()
+    todays = selectors.sessions_for_day(today).select_related("group").order_by("starts_at")
+    past = Paginator(selectors.past_sessions(today).select_related("group"), 20).get_page(request.GET.get("page"))
+    rows = [(session, selectors.roster_summary(selectors.roster_for_session(session))) for session in todays]
+    context = {"today": today, "todays": rows, "past": past, "reviews": selectors.open_reviews().count()}
+    return render(request, "attendance/session_list.html", context)
+
+
+def _session(session_id):
+    return get_object_or_404(Session.objects.select_related("group"), pk=session_id)
+
+
+@staff_required
+def session_detail(request, session_id):
+    session = _session(session_id)
+    lines = selectors.roster_for_session(session)
+    for line in lines:
+        line["marked_at"] = parse_datetime(line["marked_at"]) if line["marked_at"] else None
+    context = {
+        "session": session,
+        "lines": lines,
+        "summary": selectors.roster_summary(lines),
+        "statuses": ManualMarkForm.base_fields["status"].choices,
+        "changes": session.changes.select_related("person", "by")[:20],
+    }
+    return render(request, "attendance/session_detail.html", context)
+
+
+@require_POST
+@staff_required
+def session_mark(request, session_id):
+    session = _session(session_id)
+    form = ManualMarkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a person and a status.")
+        return redirect("attendance:session", session_id=session.pk)
+    person = get_object_or_404(get_user_model(), pk=form.cleaned_data["person"])
+    status = form.cleaned_data["status"]
+    if status == "unmark":
+        unmark(session=session, person=person, by=request.user)
+        messages.success(request, f"{person} is no longer marked.")
+    else:
+        mark_manually(session=session, person=person, status=status, by=request.user, note=form.cleaned_data["note"])
+        messages.success(request, f"{person} marked {status}.")
+    return redirect("attendance:session", session_id=session.pk)
+
+
+CSV_COLUMNS = ["session", "group", "starts_at", "username", "name", "status", "marked_at", "method", "marked_by"]
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A leading = + - @ would run as a formula in spreadsheet programs.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _local(iso: str | None) -> str:
+    return timezone.localtime(parse_datetime(iso)).strftime("%Y-%m-%d %H:%M") if iso else ""
+
+
+def _csv_response(filename: str, sessions) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for session in sessions:
+        starts = timezone.localtime(session.starts_at).strftime("%Y-%m-%d %H:%M")
+        for line in selectors.roster_for_session(session):
+            row = [session.title, session.group.name, starts, line["username"], line["name"], line["status"]]
+            row += [_local(line["marked_at"]), line["method"], line["marked_by"]]
+            writer.writerow([_csv_cell(value) for value in row])
+    return response
+
+
+@staff_required
+def session_export(request, session_id):
+    session = _session(session_id)
+    day = timezone.localtime(session.starts_at).date()
+    return _csv_response(f"attendance-{day}-{session.pk}.csv", [session])
+
+
+@staff_required
+def range_export(request):
+    form = ExportForm(request.GET or None)
+    if not request.GET:
+        return render(request, "attendance/export.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "attendance/export.html", {"form": form}, status=400)
+    start, end, group = form.cleaned_data["start"], form.cleaned_data["end"], form.cleaned_data["group"]
+    sessions = Session.objects.filter(
+        starts_at__gte=selectors.day_start(start), starts_at__lt=selectors.day_start(end + timedelta(days=1))
+    ).select_related("group")
+    if group is not None:
+        sessions = sessions.filter(group=group)
+    return _csv_response(f"attendance-{start}-to-{end}.csv", sessions.order_by("starts_at"))
+
+
+def _history_page(request, person):
+    history = selectors.person_history(person)
+    for row in history["rows"]:
+        row["starts_at"] = parse_datetime(row["starts_at"])
+        row["marked_at"] = parse_datetime(row["marked_at"]) if row["marked_at"] else None
+    return render(request, "attendance/history.html", {"person": person, "history": history})
+
+
+def my_history(request):
+    return _history_page(request, request.user)
+
+
+@staff_required
+def person_history(request, person_id):
+    return _history_page(request, get_object_or_404(get_user_model(), pk=person_id))
+
+
+@staff_required
+def group_list(request):
+    return render(request, "attendance/group_list.html", {"groups": Group.objects.all()})
+
+
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 240, 36
+
+
+def _chart(points: list[dict]) -> dict:
+    """Coordinates for a server-rendered SVG bar chart of daily rates (0 to 100 %)."""
+    usable = CHART_WIDTH - 2 * CHART_PAD
+    step = usable / max(len(points), 1)
+    bars = []
+    for index, point in enumerate(points):
+        rate = point["rate"] or 0
+        height = rate * (CHART_HEIGHT - 2 * CHART_PAD)
+        bars.append(
+            {
+                "x": round(CHART_PAD + index * step + step * 0.15, 1),
+                "y": round(CHART_HEIGHT - CHART_PAD - height, 1),
+                "width": round(step * 0.7, 1),
+                "height": round(height, 1),
+                "label": point["day"][5:],
+                "percent": round(rate * 100),
+                "title": f"{point['day']}: {point['attended']}/{point['expected']}",
+            }
+        )
+    grid = [
+        {"y": round(CHART_HEIGHT - CHART_PAD - f * (CHART_HEIGHT - 2 * CHART_PAD), 1), "label": f"{round(f * 100)}%"}
+        for f in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "pad": CHART_PAD, "bars": bars, "grid": grid}
+
+
+@staff_required
+def group_detail(request, group_id):
+    group = get_object_or_404(Group, pk=group_id)
+    form = ChartRangeForm(request.GET or None)
+    end = timezone.localdate()
+    start = end - timedelta(days=29)
+    if form.is_valid():
+        start = form.cleaned_data["start"] or start
+        end = form.cleaned_data["end"] or end
+    points = selectors.daily_attendance_rates(group, start=start, end=end)
+    context = {"group": group, "points": points, "chart": _chart(points), "start": start, "end": end}
+    return render(request, "attendance/group_detail.html", context)
+
+
+@staff_required
+def review_list(request):
+    return render(request, "attendance/review_list.html", {"pending": selectors.open_reviews()})
+
+
+@require_POST
+@staff_required
+def review_decide(request, pending_id, decision):
+    pending = get_object_or_404(PendingCheckIn.objects.open().select_related("candidate", "session"), pk=pending_id)
+    if decision == "approve":
+        approve_pending(pending=pending, by=request.user)
+        messages.success(request, f"{pending.candidate} marked at {pending.session}.")
+    else:
+        reject_pending(pending=pending, by=request.user)
+        messages.info(request, "Check-in rejected.")
+    return redirect("attendance:reviews")
+
+
+@staff_required
+def review_frame(request, pending_id):
+    pending = get_object_or_404(PendingCheckIn, pk=pending_id)
+    if not pending.frame.name:
+        return HttpResponse(status=404)
+    content_type = mimetypes.guess_type(pending.frame.name)[0] or "image/jpeg"
+    response = FileResponse(pending.frame.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

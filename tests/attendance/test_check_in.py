@@ -1,0 +1,264 @@
+"""Check-in by face through the JSON API: real photos, real Redis, a real database file."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from attendance.models import CheckInRequest, PendingCheckIn, Record
+from attendance.services import check_in_by_face
+from faces.services import decode_upload
+from tests.attendance.conftest import make_session
+from tests.faces import variants
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+API = "/api/check-ins"
+
+
+def check_in(client, data, *, name="frame.jpg", key=None, session=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    payload = {"image": SimpleUploadedFile(name, data, content_type="image/jpeg")}
+    if session is not None:
+        payload["session"] = str(session.pk)
+    return client.post(API, payload, **headers)
+
+
+def test_a_different_photo_of_an_enrolled_person_checks_them_in(kiosk_client, kiosk, classroom, shared_photos):
+    response = check_in(kiosk_client, shared_photos["angelina_jolie/05.jpg"].data)
+    assert response.status_code == 201
+    [face] = response.json()["faces"]
+    assert face["decision"] == "accept" and face["result"] == "checked_in"
+    assert face["person"]["name"] == str(classroom.people["angelina_jolie"])
+    assert "checked in at" in face["message"] and "late" not in face["message"]
+    record = Record.objects.get()
+    assert record.person == classroom.people["angelina_jolie"] and record.session == classroom.session
+    assert record.status == "present" and record.method == "face" and record.device == kiosk
+    assert 0 < record.distance < 0.07
+    assert face["record"]["id"] == str(record.pk)
+
+
+def test_a_stranger_is_unknown_and_records_nothing(kiosk_client, classroom, shared_photos):
+    response = check_in(kiosk_client, shared_photos["steve_carell/01.jpg"].data)
+    assert response.status_code == 200
+    [face] = response.json()["faces"]
+    assert face["decision"] == "reject" and face["result"] == "unknown" and face["person"] is None
+    assert response.json()["message"] == "Not recognised."
+    assert not Record.objects.exists() and not PendingCheckIn.objects.exists()
+
+
+def test_the_same_person_twice_gives_one_record(kiosk_client, classroom, shared_photos):
+    assert check_in(kiosk_client, shared_photos["barack_obama/02.jpg"].data).status_code == 201
+    again = check_in(kiosk_client, shared_photos["barack_obama/03.jpg"].data)
+    assert again.status_code == 200
+    [face] = again.json()["faces"]
+    assert face["result"] == "already_checked_in" and "already checked in at" in face["message"]
+    assert Record.objects.count() == 1
+
+
+def test_a_group_photo_checks_in_each_enrolled_face(kiosk_client, classroom, shared_photos):
+    response = check_in(kiosk_client, shared_photos["_group/two_people.jpg"].data)
+    assert response.status_code == 201
+    assert {face["result"] for face in response.json()["faces"]} == {"checked_in"}
+    assert {r.person.username for r in Record.objects.all()} == {"barack_obama", "joe_biden"}
+
+
+def test_a_group_photo_with_a_stranger(kiosk_client, classroom, shared_photos):
+    response = check_in(kiosk_client, shared_photos["_group/couple.jpg"].data)
+    results = sorted(face["result"] for face in response.json()["faces"])
+    assert results == ["checked_in", "unknown"]
+    assert [r.person.username for r in Record.objects.all()] == ["angelina_jolie"]
+
+
+def test_matching_is_limited_to_the_session_roster(kiosk_client, classroom, shared_photos):
+    # Kit Harington is enrolled but not in the class: his face must not match anybody in it.
+    response = check_in(kiosk_client, shared_photos["kit_harington/02.jpg"].data)
+    assert response.json()["faces"][0]["result"] == "unknown"
+    assert not Record.objects.exists()
+
+
+def test_arrivals_after_the_late_minute_are_late(kiosk_client, classroom, shared_photos):
+    classroom.session.delete()
+    make_session(classroom.group, started_minutes_ago=25, late_after=10)
+    response = check_in(kiosk_client, shared_photos["amy_adams/01.jpg"].data)
+    assert response.status_code == 201
+    assert ", late" in response.json()["faces"][0]["message"]
+    assert Record.objects.get().status == "late"
+
+
+def test_a_face_in_the_review_band_waits_for_staff(kiosk_client, classroom, shared_photos):
+    # deepface_p02/02 is 0.074 from the enrolled 01: above the accept threshold, inside the review band.
+    response = check_in(kiosk_client, shared_photos["deepface_p02/02.jpg"].data)
+    assert response.status_code == 200
+    [face] = response.json()["faces"]
+    assert face["decision"] == "review" and face["result"] == "review" and face["person"] is None
+    pending = PendingCheckIn.objects.get()
+    assert pending.candidate == classroom.people["deepface_p02"] and pending.state == "pending"
+    assert pending.frame.read() == shared_photos["deepface_p02/02.jpg"].data
+    assert not Record.objects.exists()
+
+
+def test_an_idempotency_key_replays_the_same_answer(kiosk_client, classroom, shared_photos):
+    key = str(uuid.uuid4())
+    first = check_in(kiosk_client, shared_photos["angelina_jolie/05.jpg"].data, key=key)
+    replay = check_in(kiosk_client, shared_photos["angelina_jolie/05.jpg"].data, key=key)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert replay["Idempotent-Replayed"] == "true"
+    # Even a different frame under the same key gets the first answer and creates nothing.
+    other = check_in(kiosk_client, shared_photos["barack_obama/02.jpg"].data, key=key)
+    assert other.json() == first.json()
+    assert Record.objects.count() == 1 and CheckInRequest.objects.count() == 1
+
+
+def test_two_kiosks_at_the_same_second_make_one_record(classroom, shared_photos, user_factory):
+    devices = [user_factory(role="kiosk"), user_factory(role="kiosk")]
+    image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
+    start = threading.Barrier(len(devices))
+    results, errors = [], []
+
+    def kiosk(device):
+        from django.db import connection
+
+        try:
+            start.wait()
+            results.append(check_in_by_face(image=image, frame=b"", device=device))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=kiosk, args=(device,)) for device in devices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(result.status_code for result in results) == [200, 201]
+    assert Record.objects.count() == 1
+
+
+def test_concurrent_retries_with_one_key_make_one_record(classroom, shared_photos, kiosk):
+    image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
+    start = threading.Barrier(3)
+    results = []
+
+    def retry():
+        from django.db import connection
+
+        start.wait()
+        results.append(check_in_by_face(image=image, frame=b"", device=kiosk, idempotency_key="same-key"))
+        connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 3 and len({str(r.body) for r in results}) == 1
+    assert Record.objects.count() == 1 and CheckInRequest.objects.count() == 1
+
+
+def test_redis_down_during_a_check_in_still_records_it(kiosk_client, classroom, shared_photos, redis_refused):
+    response = check_in(kiosk_client, shared_photos["angelina_jolie/05.jpg"].data)
+    assert response.status_code == 201
+    assert Record.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "status", "code"),
+    [
+        (b"just text", "frame.jpg", 400, "not_an_image"),
+        (variants.SVG, "frame.svg", 400, "markup"),
+        (variants.bomb_png(), "frame.png", 413, "too_many_pixels"),
+    ],
+)
+def test_bad_images_are_refused(kiosk_client, classroom, data, name, status, code):
+    response = check_in(kiosk_client, data, name=name)
+    assert response.status_code == status
+    assert response.json()["error"] == code
+    assert not Record.objects.exists()
+
+
+def test_a_request_without_an_image_is_400(kiosk_client, classroom):
+    response = kiosk_client.post(API, {})
+    assert response.status_code == 400 and response.json()["error"] == "no_image"
+
+
+def test_a_bad_idempotency_key_is_400(kiosk_client, classroom, shared_photos):
+    response = check_in(kiosk_client, shared_photos["amy_adams/01.jpg"].data, key="not a key!" * 20)
+    assert response.status_code == 400
+
+
+def test_no_session_running_is_409(kiosk_client, classroom, shared_photos):
+    classroom.session.delete()
+    response = check_in(kiosk_client, shared_photos["amy_adams/01.jpg"].data)
+    assert response.status_code == 409 and response.json()["error"] == "no_session"
+
+
+def test_an_explicit_session(kiosk_client, classroom, shared_photos):
+    later = make_session(classroom.group, started_minutes_ago=-120, title="Physics")
+    response = check_in(kiosk_client, shared_photos["amy_adams/01.jpg"].data, session=later)
+    assert response.status_code == 201
+    assert Record.objects.get().session == later
+
+
+def test_recognition_unavailable_is_503(kiosk_client, classroom, shared_photos, settings, tmp_path):
+    settings.DEEPFACE_HOME = tmp_path
+    fresh = variants.jpeg(variants.fit(shared_photos["amy_adams/01.jpg"].data), quality=87)
+    response = check_in(kiosk_client, fresh)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert not Record.objects.exists()
+
+
+def test_check_ins_are_rate_limited_per_device(kiosk_client, classroom, settings):
+    settings.ATTENDANCE = {**settings.ATTENDANCE, "CHECK_IN_RATE": "2/m"}
+    for _ in range(2):
+        check_in(kiosk_client, b"x")
+    response = check_in(kiosk_client, b"x")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    other_device = Client()
+    other_device.force_login(UserFactory(role="kiosk"))
+    assert check_in(other_device, b"x").status_code == 400
+
+
+def test_only_kiosks_and_staff_may_check_in(client, member, staff, classroom, shared_photos):
+    assert check_in(client, b"x").status_code == 302  # anonymous: to sign-in
+    client.force_login(member)
+    assert check_in(client, b"x").status_code == 403
+    client.force_login(staff)
+    assert check_in(client, shared_photos["amy_adams/01.jpg"].data).status_code == 201
+
+
+def test_the_api_is_csrf_protected(kiosk, classroom, shared_photos):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(kiosk)
+    assert check_in(strict, shared_photos["amy_adams/01.jpg"].data).status_code == 403
+    page = strict.get("/attendance/kiosk/")
+    token = page.cookies["csrftoken"].value
+    response = strict.post(
+        API,
+        {"image": SimpleUploadedFile("f.jpg", shared_photos["amy_adams/01.jpg"].data)},
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 201
+
+
+def test_a_check_in_is_fast_enough_for_a_kiosk(kiosk_client, classroom, shared_photos):
+    frame = variants.jpeg(variants.fit(shared_photos["angelina_jolie/05.jpg"].data, longest=640), quality=85)
+    started = time.monotonic()
+    assert check_in(kiosk_client, frame).status_code == 201
+    assert time.monotonic() - started < 5  # a sanity bound, not a benchmark (see benchmarks/)
+
+
+def test_without_redis_check_ins_are_still_limited_per_process(kiosk_client, classroom, settings, redis_refused):
+    from attendx.ratelimit import local_counter
+
+    local_counter._counts.clear()
+    settings.ATTENDANCE = {**settings.ATTENDANCE, "CHECK_IN_RATE": "2/m"}
+    assert [check_in(kiosk_client, b"x").status_code for _ in range(3)] == [400, 400, 429]

@@ -1,0 +1,220 @@
+"""Staff and member pages: rosters, marks, reviews, exports, histories, charts, permissions."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from attendance.models import PendingCheckIn, Record, RecordChange
+from attendance.services import check_in_by_face, mark_manually
+from faces.services import decode_upload
+from tests.attendance.conftest import make_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def face_check_in(photo, device):
+    return check_in_by_face(image=decode_upload(photo.data), frame=photo.data, device=device)
+
+
+def test_the_roster_shows_present_late_absent_and_excused(staff_client, classroom, shared_photos, kiosk, staff):
+    face_check_in(shared_photos["angelina_jolie/05.jpg"], kiosk)
+    mark_manually(session=classroom.session, person=classroom.people["amy_adams"], status="late", by=staff)
+    mark_manually(session=classroom.session, person=classroom.people["joe_biden"], status="excused", by=staff)
+    page = staff_client.get(reverse("attendance:session", args=[classroom.session.pk]))
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert content.count("status-present") == 1 and content.count("status-late") == 1
+    assert content.count("status-excused") == 1 and content.count("status-expected") == 2
+    assert "manual · by" in content
+
+
+def test_after_the_end_missing_people_are_absent(staff_client, classroom):
+    ended = make_session(classroom.group, started_minutes_ago=120, length_minutes=60, title="History")
+    content = staff_client.get(reverse("attendance:session", args=[ended.pk])).content.decode()
+    assert content.count("status-absent") == 5
+
+
+def test_manual_mark_and_unmark_are_recorded_with_who(staff_client, staff, classroom):
+    url = reverse("attendance:session-mark", args=[classroom.session.pk])
+    person = classroom.people["amy_adams"]
+    assert staff_client.post(url, {"person": person.pk, "status": "present"}).status_code == 302
+    record = Record.objects.get()
+    assert record.method == "manual" and record.marked_by == staff
+    staff_client.post(url, {"person": person.pk, "status": "unmark"})
+    assert not Record.objects.exists()
+    assert [(c.action, c.by) for c in RecordChange.objects.order_by("at")] == [("marked", staff), ("unmarked", staff)]
+
+
+def test_review_approve_creates_the_record(staff_client, staff, classroom, shared_photos, kiosk):
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    pending = PendingCheckIn.objects.get()
+    page = staff_client.get(reverse("attendance:reviews"))
+    assert "Deepface P02?" in page.content.decode()
+    frame = staff_client.get(reverse("attendance:review-frame", args=[pending.pk]))
+    assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
+    staff_client.post(reverse("attendance:review-approve", args=[pending.pk]))
+    record = Record.objects.get()
+    assert record.person == classroom.people["deepface_p02"] and record.marked_by == staff
+    pending.refresh_from_db()
+    assert pending.state == "approved" and pending.reviewed_by == staff
+    assert not pending.frame.storage.exists(pending.frame.name)
+
+
+def test_review_reject_records_nothing(staff_client, classroom, shared_photos, kiosk):
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    pending = PendingCheckIn.objects.get()
+    staff_client.post(reverse("attendance:review-reject", args=[pending.pk]))
+    assert not Record.objects.exists()
+    assert PendingCheckIn.objects.get().state == "rejected"
+    assert "Nothing waiting" in staff_client.get(reverse("attendance:reviews")).content.decode()
+
+
+def test_expired_reviews_are_purged_with_their_frames(classroom, shared_photos, kiosk):
+    from django.core.management import call_command
+
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    pending = PendingCheckIn.objects.get()
+    PendingCheckIn.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    out = io.StringIO()
+    call_command("purge_check_ins", stdout=out)
+    assert "Deleted 1 expired pending check-in" in out.getvalue()
+    assert not PendingCheckIn.objects.exists()
+    assert not pending.frame.storage.exists(pending.frame.name)
+
+
+def read_csv(response):
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_session_csv_export(staff_client, classroom, shared_photos, kiosk):
+    face_check_in(shared_photos["angelina_jolie/05.jpg"], kiosk)
+    response = staff_client.get(reverse("attendance:session-export", args=[classroom.session.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = read_csv(response)
+    assert len(rows) == 5
+    angelina = next(row for row in rows if row["username"] == "angelina_jolie")
+    assert angelina["status"] == "present" and angelina["method"] == "face" and angelina["marked_at"]
+
+
+def test_date_range_csv_export(staff_client, classroom, staff):
+    yesterday = make_session(classroom.group, started_minutes_ago=24 * 60, title="Yesterday")
+    mark_manually(session=yesterday, person=classroom.people["amy_adams"], status="present", by=staff)
+    today = timezone.localdate()
+    response = staff_client.get(
+        reverse("attendance:export"), {"start": today - timedelta(days=1), "end": today, "group": classroom.group.pk}
+    )
+    rows = read_csv(response)
+    assert {row["session"] for row in rows} == {"Maths", "Yesterday"}
+    assert {row["status"] for row in rows if row["session"] == "Yesterday"} == {"present", "absent"}
+
+
+def test_a_bad_date_range_is_400(staff_client):
+    response = staff_client.get(reverse("attendance:export"), {"start": "2026-02-01", "end": "2026-01-01"})
+    assert response.status_code == 400
+    assert "start date must come before" in response.content.decode()
+
+
+def test_csv_cells_cannot_become_formulas(staff_client, classroom, staff):
+    person = classroom.people["amy_adams"]
+    person.first_name = "=HYPERLINK(1)"
+    person.save()
+    mark_manually(session=classroom.session, person=person, status="present", by=staff)
+    rows = read_csv(staff_client.get(reverse("attendance:session-export", args=[classroom.session.pk])))
+    assert any(row["name"].startswith("'=HYPERLINK") for row in rows)
+
+
+def test_a_persons_history_and_rate(staff_client, classroom, staff):
+    person = classroom.people["amy_adams"]
+    for minutes_ago, status in ((3 * 24 * 60, "present"), (2 * 24 * 60, None), (24 * 60, "late")):
+        session = make_session(classroom.group, started_minutes_ago=minutes_ago, title=f"Day {minutes_ago}")
+        if status:
+            mark_manually(session=session, person=person, status=status, by=staff)
+    content = staff_client.get(reverse("attendance:person-history", args=[person.pk])).content.decode()
+    assert "67%" in content  # 2 of 3 finished sessions
+    assert content.count("status-absent") == 1
+
+
+def test_members_see_only_their_own_history(client, classroom):
+    me = classroom.people["amy_adams"]
+    me.set_password("a good long password")
+    me.save()
+    client.force_login(me)
+    assert client.get(reverse("attendance:my-history")).status_code == 200
+    assert client.get(reverse("attendance:person-history", args=[classroom.people["joe_biden"].pk])).status_code == 403
+    assert client.get(reverse("attendance:session", args=[classroom.session.pk])).status_code == 403
+    assert client.get(reverse("attendance:session-export", args=[classroom.session.pk])).status_code == 403
+    assert client.get(reverse("attendance:sessions")).status_code == 403
+
+
+def test_the_daily_rate_chart_is_rendered_on_the_server(staff_client, classroom, staff):
+    session = make_session(classroom.group, started_minutes_ago=2 * 24 * 60, title="Before")
+    for name in ("amy_adams", "joe_biden"):
+        mark_manually(session=session, person=classroom.people[name], status="present", by=staff)
+    content = staff_client.get(reverse("attendance:group", args=[classroom.group.pk])).content.decode()
+    assert "<svg" in content and 'class="bar"' in content
+    assert "2/5" in content  # two of five members on that day
+    assert "cdn" not in content.lower()
+
+
+def test_the_kiosk_page_and_its_upload_fallback(client, kiosk, classroom, shared_photos):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(kiosk)
+    page = client.get(reverse("attendance:kiosk"))
+    assert page.status_code == 200 and 'id="kiosk-video"' in page.content.decode()
+    response = client.post(
+        reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", shared_photos["amy_adams/01.jpg"].data)}
+    )
+    assert response.status_code == 201
+    assert "Amy Adams: checked in at" in response.content.decode()
+
+
+def test_kiosk_accounts_can_only_check_in(client, kiosk, classroom):
+    client.force_login(kiosk)
+    for name in ("attendance:sessions", "attendance:my-history", "attendance:reviews", "faces:enroll-self", "home"):
+        assert client.get(reverse(name)).status_code == 403, name
+    assert client.get(reverse("attendance:kiosk")).status_code == 200
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name
+
+
+def concrete(route: str) -> str:
+    import re
+
+    path = re.sub(r"<[^>]+>", "1", route.replace("^", "").replace("$", "").replace("\\Z", ""))
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", path)
+    return "/" + path.replace("\\", "")
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_everywhere_but_health(client):
+    public = {"/healthz", "/readyz", "/accounts/login/", "/admin/login/"}
+    checked = 0
+    for route, _name in walk(get_resolver("attendx.urls").url_patterns):
+        path = concrete(route)
+        if path in public or path.startswith("/admin/"):
+            continue
+        response = client.get(path)
+        assert response.status_code in (302, 405), (path, response.status_code)
+        if response.status_code == 302:
+            assert "/login/" in response["Location"], path
+        checked += 1
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and "/admin/login/" in admin["Location"]
+    assert checked > 15
