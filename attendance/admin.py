@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import models
 
-from attendance.models import CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
+from attendance.cameras import camera_device
+from attendance.models import Camera, CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
 
 
 @admin.register(Group)
@@ -68,3 +70,17 @@ class CheckInRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Camera)
+class CameraAdmin(admin.ModelAdmin):
+    list_display = ("name", "location", "go2rtc_url", "stream_name", "interval", "is_active", "device")
+    list_filter = ("is_active", "location")
+    search_fields = ("name", "location", "stream", "go2rtc_url")
+    readonly_fields = ("device",)
+    # go2rtc usually answers plain HTTP inside the local network.
+    formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        camera_device(obj)

@@ -1,14 +1,19 @@
-"""Groups, sessions and attendance records; pending check-ins waiting for a staff decision.
+"""Groups, sessions and attendance records; pending check-ins waiting for a staff decision; IP cameras.
 
 One record per person per session is a database constraint, never a "check, then insert".
 """
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import Role
 from faces.storage import private_face_storage
 
 
@@ -192,3 +197,59 @@ class PendingCheckIn(models.Model):
 
     def __str__(self):
         return f"{self.candidate}? at {self.session}"
+
+
+class Camera(models.Model):
+    """An IP camera behind go2rtc; its worker checks in faces for the sessions at its location."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="e.g. entrance; one worker runs per camera")
+    go2rtc_url = models.URLField(
+        "go2rtc URL", default="http://go2rtc:1984", validators=[URLValidator(schemes=["http", "https"])]
+    )
+    stream = models.CharField(max_length=120, blank=True, help_text="the go2rtc stream; blank: the camera's name")
+    location = models.CharField(max_length=120, help_text="marks the sessions whose location is exactly this")
+    interval_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5)],
+        help_text="seconds between snapshots; blank: ATTENDANCE['CAMERA_INTERVAL_SECONDS']",
+    )
+    is_active = models.BooleanField(default=True)
+    device = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        related_name="camera",
+        help_text="the kiosk account its check-ins are recorded under (camera-NAME), created automatically",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        if self.device_id is None and self.name:
+            holder = get_user_model().objects.filter(username=self.device_username).first()
+            if holder is not None and (holder.role != Role.KIOSK or hasattr(holder, "camera")):
+                message = f"The account {self.device_username} exists already and is not free for this camera."
+                raise ValidationError({"name": message})
+
+    @property
+    def device_username(self) -> str:
+        return f"camera-{self.name}"
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream or self.name
+
+    @property
+    def snapshot_url(self) -> str:
+        return f"{self.go2rtc_url.rstrip('/')}/api/frame.jpeg?{urlencode({'src': self.stream_name})}"
+
+    @property
+    def interval(self) -> float:
+        return self.interval_seconds or settings.ATTENDANCE["CAMERA_INTERVAL_SECONDS"]

@@ -102,18 +102,26 @@ def check_in_by_face(
     frame: bytes,
     device,
     session: Session | None = None,
+    location: str | None = None,
     method: str = Method.FACE,
     idempotency_key: str = "",
     moment=None,
 ) -> CheckInResult:
-    """Recognise every face in the frame and mark each accepted person once in their session."""
+    """Recognise every face in the frame and mark each accepted person once in their session.
+
+    Without ``session``, every session running now is a candidate, or only those at ``location``.
+    """
     moment = moment or timezone.now()
     if idempotency_key:
         previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
         if previous is not None:
             return CheckInResult(previous.status_code, previous.response, replayed=True)
 
-    sessions = [session] if session is not None else list(Session.objects.running_at(moment).select_related("group"))
+    if session is not None:
+        sessions = [session]
+    else:
+        running = Session.objects.running_at(moment).select_related("group")
+        sessions = list(running if location is None else running.filter(location=location))
     if not sessions:
         raise NoSessionRunning()
     rosters = {s: {str(pk) for pk in s.group.members.values_list("pk", flat=True)} for s in sessions}
@@ -183,7 +191,9 @@ def check_in_by_face(
         raise
     if created_any:
         on_commit(bump_reports_generation)
-    logger.info("Check-in by %s: %s", device, body["message"])
+    # A camera sends a frame every few seconds: its worker logs the marks, not every frame.
+    level = logging.DEBUG if method == Method.CAMERA else logging.INFO
+    logger.log(level, "Check-in by %s: %s", device, body["message"])
     return CheckInResult(status_code, body, records=records)
 
 

@@ -1,14 +1,17 @@
 """One transaction wrapper for every database AttendX runs on.
 
-Services wrap their writes in ``atomic()`` and never import ``django.db.transaction`` for it: Django's
-``atomic()`` is a no-op on django-mongodb-backend, so on MongoDB this one opens the backend's real
-multi-document transaction instead (MongoDB has them on replica sets, which docker-compose runs).
+Services wrap their writes in ``atomic()`` (or ``run_in_transaction()``) and never import
+``django.db.transaction`` for it: Django's ``atomic()`` is a no-op on django-mongodb-backend, so on
+MongoDB these open the backend's real multi-document transaction instead (MongoDB has them on replica
+sets, which docker-compose runs).
 """
 
 import logging
+import random
+import time
 from contextlib import ContextDecorator
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 _warned_without_transactions: set[str] = set()
@@ -45,6 +48,51 @@ class _Atomic(ContextDecorator):
 def atomic(using=None):
     """All or nothing, on SQLite and on MongoDB; a context manager or a decorator, ``@atomic()``."""
     return _Atomic(using)
+
+
+def in_transaction(using=None) -> bool:
+    connection = connections[using or DEFAULT_DB_ALIAS]
+    return connection.in_atomic_block or getattr(connection, "in_atomic_block_mongo", False)
+
+
+def is_transient_conflict(error: BaseException) -> bool:
+    """Whether the database says ``error`` ends a transaction that will succeed if run again.
+
+    MongoDB labels these TransientTransactionError: a write conflict with a concurrent transaction, or
+    any statement after the transaction was aborted (a duplicate key aborts the whole transaction).
+    """
+    while error is not None:
+        # pymongo's errors carry the server's labels; Django's DatabaseError wraps them as __cause__.
+        if hasattr(error, "has_error_label") and error.has_error_label("TransientTransactionError"):
+            return True
+        error = error.__cause__
+    return False
+
+
+def run_in_transaction(write, *, using=None, attempts=5):
+    """Return ``write()``, run all or nothing, and run again from the start after a transient conflict.
+
+    MongoDB has no savepoints and no locks to wait on: a transaction that meets a concurrent one is
+    aborted whole, and its driver's advice is to run it again, as this does (SQLite transactions here
+    take the write lock when they begin, so they wait instead). ``write`` must therefore read what it
+    decides on inside, find existing rows by reading rather than by catching IntegrityError, and leave
+    nothing outside the database before it commits (``on_commit`` callbacks are discarded with a failed
+    attempt). Inside an enclosing transaction it runs once: the outermost one is retried.
+    """
+    if in_transaction(using):
+        with atomic(using):
+            return write()
+    for attempt in range(1, attempts):
+        try:
+            with atomic(using):
+                return write()
+        except DatabaseError as error:
+            if not is_transient_conflict(error):
+                raise
+        # Randomised, growing pauses let the transaction that won commit before this one runs again.
+        time.sleep(random.uniform(0.005, 0.02 * 2**attempt))  # noqa: S311 - not cryptographic
+    with atomic(using):
+        return write()
 
 
 def on_commit(callback, using=None):

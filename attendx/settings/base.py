@@ -129,7 +129,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Face photos are private: no MEDIA_URL is served; staff see them through authenticated views.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 STORAGES = {
@@ -216,6 +216,11 @@ ATTENDANCE = {
     "REPORT_CACHE_TTL": env.int("ATTENDANCE_REPORT_CACHE_TTL", default=300),
     # Answers to an Idempotency-Key are kept this long.
     "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
+    # IP cameras (attendance.cameras): seconds between snapshots unless a camera sets its own, the
+    # longest wait after repeated errors, and how long one snapshot request may take.
+    "CAMERA_INTERVAL_SECONDS": env.float("ATTENDANCE_CAMERA_INTERVAL_SECONDS", default=2.0),
+    "CAMERA_MAX_BACKOFF_SECONDS": env.float("ATTENDANCE_CAMERA_MAX_BACKOFF_SECONDS", default=60.0),
+    "CAMERA_TIMEOUT_SECONDS": env.float("ATTENDANCE_CAMERA_TIMEOUT_SECONDS", default=5.0),
 }
 
 LOGGING = {

@@ -1,11 +1,14 @@
 """Sessions live in Redis, are written through to the database, and survive Redis trouble."""
 
+import threading
 import time
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.urls import reverse
 
+from accounts.models import SessionCacheEpoch
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,3 +76,21 @@ def test_sign_in_while_redis_is_down_works_and_is_cached_after_recovery(client, 
     time.sleep(settings.REDIS_RETRY_INTERVAL + 0.1)
     assert is_signed_in(client)
     assert redis_server.client().keys("*session*")
+
+
+def test_concurrent_epoch_bumps_are_all_counted():
+    start = SessionCacheEpoch.objects.current()
+
+    def bump_five_times():
+        try:
+            for _ in range(5):
+                SessionCacheEpoch.objects.bump()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=bump_five_times) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert SessionCacheEpoch.objects.current() == start + 20

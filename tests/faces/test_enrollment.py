@@ -2,6 +2,7 @@
 
 import hashlib
 
+import numpy as np
 import pytest
 
 from attendx.cache import get_redis_client
@@ -63,6 +64,14 @@ def test_enroll_a_photo(member, embedding_cache, _media_root):
     assert sample.vector.shape == (128,)
     assert sample.face_size > 80 and sample.sharpness > 0
     assert (_media_root / sample.image.name).read_bytes() == photo.data
+
+
+def test_the_embedding_comes_back_from_the_database_bit_for_bit(member, embedding_cache):
+    photo = embedding_cache["angelina_jolie/01.jpg"]
+    enroll(member, photo.data)
+    stored = FaceSample.objects.get(person=member)
+    assert stored.vector.dtype == np.dtype("<f4")
+    assert np.array_equal(stored.vector, photo.faces[0].embedding)
 
 
 def test_several_photos_at_once(member, embedding_cache):

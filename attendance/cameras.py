@@ -1,0 +1,168 @@
+"""IP cameras through go2rtc: take a snapshot, check in the faces it shows, wait, repeat.
+
+``CameraWorker.poll_once`` does one step and says what happened; ``run`` repeats it until its stop event
+is set, backing off exponentially (capped) while errors repeat. ``manage.py camera_worker`` runs one.
+"""
+
+import http.client
+import logging
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+from django.utils.formats import time_format
+
+from accounts.models import Role
+from attendance.models import Camera, Method, Record, Session
+from attendance.services import NoSessionRunning, check_in_by_face
+from attendx.db import atomic
+from faces.exceptions import ImageRejected, RecognitionUnavailable
+from faces.images import image_digest
+from faces.services import decode_upload
+
+logger = logging.getLogger(__name__)
+
+# URLError, HTTPError, timeouts and refused connections are all OSErrors; a cut response is not.
+FETCH_ERRORS = (OSError, http.client.HTTPException)
+POLL_ERRORS = (*FETCH_ERRORS, ImageRejected, RecognitionUnavailable, DatabaseError)
+
+
+def camera_device(camera: Camera):
+    """The kiosk account the camera's check-ins are recorded under, created on first use.
+
+    Its password is unusable: the account can never sign in. Raises ValidationError when the username
+    ``camera-<name>`` belongs to somebody else.
+    """
+    if camera.device_id is not None:
+        return camera.device
+    camera.clean()
+    with atomic():
+        device, _ = get_user_model().objects.get_or_create(
+            username=camera.device_username,
+            defaults={
+                "role": Role.KIOSK,
+                "first_name": "Camera",
+                "last_name": camera.name,
+                "password": make_password(None),
+            },
+        )
+        camera.device = device
+        if camera.pk is not None:
+            camera.save(update_fields=["device"])
+    return device
+
+
+class Outcome(StrEnum):
+    IDLE = "idle"  # no session running at the camera's location: no snapshot taken
+    UNCHANGED = "unchanged"  # the same bytes as the last recognised frame: not recognised again
+    CHECKED = "checked"  # recognised; ``Poll.marked`` holds the records it created
+    ERROR = "error"
+
+
+@dataclass
+class Poll:
+    outcome: Outcome
+    marked: list[Record] = field(default_factory=list)
+    error: str = ""
+
+
+class CameraWorker:
+    """Polls one camera's snapshot endpoint and checks in the faces for the sessions at its location."""
+
+    def __init__(self, camera: Camera, *, interval: float | None = None):
+        if urlsplit(camera.snapshot_url).scheme not in {"http", "https"}:
+            raise ValueError(f"camera {camera}: the go2rtc URL must start with http:// or https://")
+        self.camera = camera
+        self.device = camera_device(camera)
+        self.interval = interval or camera.interval
+        self.errors = 0  # consecutive failed polls
+        self._last_seen: tuple[str, tuple] | None = None  # (frame digest, session keys) last recognised
+
+    @property
+    def delay(self) -> float:
+        """Seconds until the next poll: the interval, doubled for every consecutive error, capped."""
+        if not self.errors:
+            return self.interval
+        cap = max(settings.ATTENDANCE["CAMERA_MAX_BACKOFF_SECONDS"], self.interval)
+        return min(self.interval * 2 ** min(self.errors, 32), cap)
+
+    def poll_once(self) -> Poll:
+        """One snapshot, recognised unless nothing changed; errors are counted and reported, never raised."""
+        close_old_connections()  # as Django does around a request: drop a broken or expired connection
+        try:
+            poll = self._poll()
+        except POLL_ERRORS as error:
+            self.errors += 1
+            message = getattr(error, "message", "") or str(error) or type(error).__name__
+            logger.warning("camera %s: %s (next snapshot in %.1f s)", self.camera, message, self.delay)
+            return Poll(Outcome.ERROR, error=message)
+        if poll.outcome is not Outcome.IDLE:
+            self.errors = 0
+        return poll
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; the wait between polls ends as soon as it is."""
+        logger.info(
+            "camera %s: watching stream %s for sessions at %s every %.1f s",
+            self.camera,
+            self.camera.stream_name,
+            self.camera.location,
+            self.interval,
+        )
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - a bug in one frame must not stop the camera; it is logged
+                self.errors += 1
+                logger.exception("camera %s: unexpected error (next snapshot in %.1f s)", self.camera, self.delay)
+            time.sleep(self.delay)
+        logger.info("camera %s stopped", self.camera)
+
+    def _poll(self) -> Poll:
+        moment = timezone.now()
+        running = Session.objects.running_at(moment).filter(location=self.camera.location)
+        sessions = tuple(str(pk) for pk in running.values_list("pk", flat=True))
+        if not sessions:
+            return Poll(Outcome.IDLE)
+        frame = self._fetch()
+        seen = (image_digest(frame), sessions)
+        if seen == self._last_seen:
+            return Poll(Outcome.UNCHANGED)
+        image = decode_upload(frame)
+        try:
+            result = check_in_by_face(
+                image=image,
+                frame=frame,
+                device=self.device,
+                location=self.camera.location,
+                method=Method.CAMERA,
+                moment=moment,
+            )
+        except NoSessionRunning:
+            return Poll(Outcome.IDLE)  # the session closed between the two queries
+        self._last_seen = seen
+        faces = result.body["faces"]
+        created = {face["record"]["id"] for face in faces if face.get("result") == "checked_in"}
+        marked = [record for record in result.records if str(record.pk) in created]
+        for record in marked:
+            when = time_format(timezone.localtime(record.marked_at), "H:i")
+            logger.info("camera %s marked %s %s at %s", self.camera, record.person, record.status, when)
+        if any(face.get("result") == "review" for face in faces):
+            logger.info("camera %s: a face waits for review by staff", self.camera)
+        return Poll(Outcome.CHECKED, marked=marked)
+
+    def _fetch(self) -> bytes:
+        """The current frame from go2rtc; at most one byte over the upload limit, which decoding refuses."""
+        request = urllib.request.Request(self.camera.snapshot_url, headers={"Accept": "image/jpeg"})  # noqa: S310
+        timeout = settings.ATTENDANCE["CAMERA_TIMEOUT_SECONDS"]
+        # The scheme is checked in __init__: http or https only.
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.read(settings.FACES["MAX_UPLOAD_BYTES"] + 1)

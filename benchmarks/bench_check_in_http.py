@@ -1,0 +1,146 @@
+"""How much does the web stack add to a face check-in over HTTP, against the engine alone?
+
+gunicorn (gunicorn.conf.py, one worker) serves production settings (benchmarks.server_settings) on
+loopback, with a private redis-server and a temporary SQLite file. Everyone in the manifest with two
+or more single-face photos is enrolled with face_enroll from the first one and is a member of a class
+whose session runs now; a kiosk signs in through the login form, then POSTs /api/check-ins with
+640x480 JPEG frames of their *other* photos. Every frame is distinct (a 1-px shift per round), so the
+digest cache never answers. After each request the benchmark runs Engine.detect_and_embed on the
+same decoded frame itself, so both series see the same machine load.
+"""
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from support import (  # noqa: E402
+    FACES,
+    PASSWORD,
+    django_app,
+    fit_frame,
+    gunicorn,
+    machine_load,
+    pct,
+    redis_server,
+    sign_in,
+)
+
+
+def photos_by_identity() -> dict[str, list[Path]]:
+    people: dict[str, list[Path]] = {}
+    with open(FACES / "manifest.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["faces_in_image"] == "1" and not row["file"].startswith("_"):
+                people.setdefault(row["identity"], []).append(FACES / row["file"])
+    return {identity: photos for identity, photos in people.items() if len(photos) >= 2}
+
+
+def create_class(people: dict[str, list[Path]]) -> list[tuple[str, Path]]:
+    """Kiosk, class, session running now, members enrolled from their first photo; returns the probes."""
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from attendance.models import Group, Session
+    from faces.services import Photo, PhotosRefused, face_enroll
+
+    User.objects.create_user("kiosk", password=PASSWORD, role=Role.KIOSK)
+    group = Group.objects.create(name="Bench class")
+    probes = []
+    for identity, (enrolled, *others) in people.items():
+        person = User.objects.create(username=identity, first_name=identity.split("_")[0].title(), last_name="X")
+        try:
+            face_enroll(person=person, photos=[Photo(enrolled.read_bytes(), enrolled.name)])
+        except PhotosRefused as refused:
+            print(f"  {identity}: enrollment refused ({refused}); not a member")
+            continue
+        group.members.add(person)
+        probes += [(n, identity, photo) for n, photo in enumerate(others)]
+    start = timezone.now() - timedelta(minutes=5)
+    Session.objects.create(group=group, title="Bench", starts_at=start, ends_at=start + timedelta(hours=3))
+    # Round-robin over people, so that the first requests check many people in.
+    return [(identity, photo) for _, identity, photo in sorted(probes)]
+
+
+def post_frame(client, url: str, frame: bytes, key: str) -> tuple[float, dict]:
+    headers = {"X-CSRFToken": client.cookies["csrftoken"], "Idempotency-Key": key}
+    start = time.perf_counter()
+    answer = client.post(url, files={"image": ("frame.jpg", frame, "image/jpeg")}, headers=headers, timeout=60)
+    elapsed = (time.perf_counter() - start) * 1000
+    if answer.status_code not in (200, 201) or "Idempotent-Replayed" in answer.headers:
+        raise RuntimeError(f"check-in answered {answer.status_code}: {answer.text[:300]}")
+    return elapsed, answer.json()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=80)
+    parser.add_argument("--repeats", type=int, default=40, help="requests re-sending a frame already sent")
+    args = parser.parse_args()
+    load_before = machine_load()
+
+    with redis_server() as redis_url, django_app(redis_url) as workdir:
+        from faces.services import decode_upload, get_engine
+
+        people = photos_by_identity()
+        probes = create_class(people)
+        rounds = -(-args.requests // len(probes))
+        frames = [fit_frame(photo, shift=i // len(probes)) for i, (_, photo) in enumerate(probes * rounds)]
+        frames = frames[: args.requests]
+        images = [decode_upload(frame) for frame in frames]
+        assert len({image.digest for image in images}) == len(frames), "frames are not all distinct"
+        warm_up = [fit_frame(probes[i][1], shift=-1 - i) for i in range(3)]
+        engine = get_engine()
+        for image in images[:3]:
+            engine.detect_and_embed(image.rgb)
+
+        # The check-in limit is per device per minute (60/m); this single kiosk sends more.
+        with gunicorn(workdir, redis_url, workers=1, extra_env={"ATTENDANCE_CHECK_IN_RATE": "100000/m"}) as base:
+            kiosk = sign_in(base, "kiosk")
+            url = f"{base}/api/check-ins"
+            for i, frame in enumerate(warm_up):  # the worker loads the face models on its first request
+                post_frame(kiosk, url, frame, f"warm-{i}")
+            load_during = machine_load()
+            http_ms, engine_ms, outcomes = [], [], Counter()
+            for i, (frame, image) in enumerate(zip(frames, images, strict=True)):
+                elapsed, body = post_frame(kiosk, url, frame, f"bench-{i}")
+                http_ms.append(elapsed)
+                outcomes.update(face.get("result", "?") for face in body["faces"])
+                outcomes["no face"] += not body["faces"]
+                start = time.perf_counter()
+                engine.detect_and_embed(image.rgb)
+                engine_ms.append((time.perf_counter() - start) * 1000)
+            repeat_ms = [post_frame(kiosk, url, frames[i % len(frames)], f"again-{i}")[0] for i in range(args.repeats)]
+        decode_ms = []
+        for frame in frames:
+            start = time.perf_counter()
+            decode_upload(frame)
+            decode_ms.append((time.perf_counter() - start) * 1000)
+
+    print(f"{len(people)} people enrolled, {len(probes)} probe photos, {args.requests} distinct 640x480 frames")
+    print(f"before: {load_before}; after warm-up: {load_during}")
+    print(f"outcomes per face: {dict(outcomes)}\n")
+    rows = [
+        ("POST /api/check-ins, new frame (HTTP, gunicorn)", http_ms),
+        ("engine detect+embed on the same frames (in process)", engine_ms),
+        ("decode_upload of the same frames (in process)", decode_ms),
+        ("POST /api/check-ins, frame sent before (digest cache hit)", repeat_ms),
+    ]
+    print("| step | runs | p50 ms | p95 ms | mean ms |\n| --- | ---: | ---: | ---: | ---: |")
+    for name, times in rows:
+        print(f"| {name} | {len(times)} | {pct(times, 50):.1f} | {pct(times, 95):.1f} | {statistics.mean(times):.1f} |")
+    p50, p95 = pct(http_ms, 50) / pct(engine_ms, 50), pct(http_ms, 95) / pct(engine_ms, 95)
+    print(
+        f"\nHTTP / engine: p50 {p50:.2f}x (+{pct(http_ms, 50) - pct(engine_ms, 50):.1f} ms), p95 {p95:.2f}x; "
+        f"target web stack adds at most 20%: {'met' if p50 <= 1.2 else 'NOT met'} at p50"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""What the benchmarks share: percentiles, 640x480 frames, a private redis-server, Django on a temporary
+SQLite file, and gunicorn on a loopback port. Every server started here is stopped on exit.
+"""
+
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO.parent / "shared" / "data" / "faces"
+FRAME_SIZE = (640, 480)
+PASSWORD = "bench-password-not-secret"  # noqa: S105 (throwaway users in a temporary database)
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fit_frame(photo: Path, *, shift: int = 0, quality: int = 90) -> bytes:
+    """The photo fitted and centred on a black 640x480 frame (moved ``shift`` px right), as JPEG bytes."""
+    with Image.open(photo) as original:
+        image = ImageOps.exif_transpose(original).convert("RGB")
+    image.thumbnail(FRAME_SIZE)
+    frame = Image.new("RGB", FRAME_SIZE)
+    frame.paste(image, ((FRAME_SIZE[0] - image.width) // 2 + shift, (FRAME_SIZE[1] - image.height) // 2))
+    buffer = io.BytesIO()
+    frame.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def wait_until(check, *, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (OSError, requests.RequestException):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {seconds:.0f} s")
+
+
+@contextmanager
+def redis_server():
+    """A private redis-server without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is missing: apt-get install -y redis-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        wait_until(lambda: redis.Redis(port=port, socket_timeout=1).ping(), seconds=10, what="redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def closed_redis_url() -> str:
+    """A loopback port where nothing listens: the app then runs without Redis."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def app_env(workdir: Path, redis_url: str) -> dict[str, str]:
+    """Production settings (benchmarks.server_settings) on plain HTTP, a temporary database and media."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "benchmarks.server_settings",
+        "SECRET_KEY": "bench-only-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SQLITE_PATH": str(workdir / "db.sqlite3"),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "REDIS_URL": redis_url,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@contextmanager
+def django_app(redis_url: str):
+    """Set up Django in this process on a fresh temporary SQLite file (migrated); yields the work dir."""
+    with tempfile.TemporaryDirectory(prefix="attendx-bench-") as name:
+        workdir = Path(name)
+        os.environ.update(app_env(workdir, redis_url))
+        sys.path.insert(0, str(REPO))
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield workdir
+
+
+@contextmanager
+def gunicorn(workdir: Path, redis_url: str, *, workers: int, extra_env: dict | None = None):
+    """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields the base URL. Log in workdir."""
+    port = free_port()
+    env = {**os.environ, **app_env(workdir, redis_url), "WEB_CONCURRENCY": str(workers), **(extra_env or {})}
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    log = open(workdir / f"gunicorn-{port}.log", "wb")
+    process = subprocess.Popen([*command, "attendx.wsgi:application"], cwd=REPO, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, seconds=60, what="gunicorn")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=40)
+        log.close()
+
+
+def sign_in(base: str, username: str) -> requests.Session:
+    """A client signed in through the login form, with its CSRF token."""
+    client = requests.Session()
+    client.get(f"{base}/accounts/login/", timeout=10).raise_for_status()
+    form = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+    answer = client.post(f"{base}/accounts/login/", data=form, timeout=10, allow_redirects=False)
+    if answer.status_code != 302 or "sessionid" not in client.cookies:
+        raise RuntimeError(f"Sign-in as {username} failed: HTTP {answer.status_code}")
+    return client
+
+
+def machine_load() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg()) + f", {os.cpu_count()} cores"

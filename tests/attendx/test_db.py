@@ -1,0 +1,155 @@
+"""attendx.db and keys in URLs, on the database of this run: SQLite, or MongoDB when MONGODB_URI is set."""
+
+import threading
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection
+
+from accounts.models import SessionCacheEpoch, User
+from attendx.db import atomic, is_reachable, on_commit, run_in_transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def in_another_thread(read):
+    """``read()`` on another connection, as another request or process would see the database."""
+    result = []
+
+    def run():
+        try:
+            result.append(read())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    return result[0]
+
+
+def test_atomic_is_all_or_nothing():
+    with pytest.raises(RuntimeError), atomic():
+        User.objects.create(username="first")
+        User.objects.create(username="second")
+        raise RuntimeError("the service failed half way")
+    assert not User.objects.filter(username__in=["first", "second"]).exists()
+
+
+def test_a_duplicate_key_undoes_the_whole_block():
+    User.objects.create(username="ada")
+    with pytest.raises(IntegrityError), atomic():
+        User.objects.create(username="grace")
+        User.objects.create(username="ada")
+    assert list(User.objects.values_list("username", flat=True)) == ["ada"]
+
+
+def test_other_connections_see_nothing_before_the_commit():
+    with atomic():
+        User.objects.create(username="pending")
+        assert in_another_thread(lambda: User.objects.filter(username="pending").exists()) is False
+    assert in_another_thread(lambda: User.objects.filter(username="pending").exists()) is True
+
+
+def test_on_commit_runs_after_the_commit_and_never_after_a_rollback():
+    calls = []
+    with atomic():
+        on_commit(lambda: calls.append("committed"))
+        assert calls == []
+    assert calls == ["committed"]
+    with pytest.raises(RuntimeError), atomic():
+        on_commit(lambda: calls.append("rolled back"))
+        raise RuntimeError
+    assert calls == ["committed"]
+
+
+def test_atomic_decorates_without_touching_the_database_at_import():
+    @atomic()
+    def create(name):
+        User.objects.create(username=name)
+        raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        create("decorated")
+    assert not User.objects.filter(username="decorated").exists()
+
+
+class TransientError(Exception):
+    """Stands for a pymongo error that MongoDB labelled TransientTransactionError."""
+
+    def has_error_label(self, label):
+        return label == "TransientTransactionError"
+
+
+def test_only_transient_conflicts_are_run_again():
+    calls = []
+
+    def conflicts_once():
+        calls.append("try")
+        User.objects.create(username=f"try{len(calls)}")
+        if len(calls) == 1:
+            raise DatabaseError("write conflict") from TransientError()
+        return "done"
+
+    assert run_in_transaction(conflicts_once) == "done"
+    assert calls == ["try", "try"]
+    assert list(User.objects.values_list("username", flat=True)) == ["try2"]
+
+    calls.clear()
+
+    def duplicate():
+        calls.append("try")
+        raise IntegrityError("duplicate key")
+
+    with pytest.raises(IntegrityError):
+        run_in_transaction(duplicate)
+    assert calls == ["try"]
+
+
+def test_racing_transactions_that_read_then_insert_make_one_row():
+    """Both read "nothing yet", then both insert. SQLite makes the second wait for the first's lock;
+    MongoDB aborts the second with a write conflict and run_in_transaction runs it again."""
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def claim():
+        tries = 0
+
+        def write():
+            nonlocal tries
+            tries += 1
+            taken = SessionCacheEpoch.objects.filter(name="race").exists()
+            if tries == 1:
+                try:
+                    barrier.wait(timeout=1)
+                except threading.BrokenBarrierError:
+                    pass  # SQLite: the other transaction is waiting for this one's write lock
+            if taken:
+                return "taken"
+            SessionCacheEpoch.objects.create(name="race")
+            return "created"
+
+        try:
+            outcomes.append(run_in_transaction(write))
+        except Exception as error:  # noqa: BLE001 - asserted below
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(map(str, outcomes)) == ["created", "taken"]
+    assert SessionCacheEpoch.objects.filter(name="race").count() == 1
+
+
+def test_the_database_is_reachable():
+    assert is_reachable()
+
+
+@pytest.mark.parametrize("key", ["999999", "0123456789abcdef01234567"])
+def test_a_key_that_names_nothing_is_404_whatever_its_shape(admin_client, key):
+    # Integers on SQLite, ObjectIds on MongoDB: the other shape must be a 404 too, never a 500.
+    assert admin_client.get(f"/faces/samples/{key}/image/").status_code == 404
+    assert admin_client.get(f"/faces/people/{key}/enroll/").status_code == 404
