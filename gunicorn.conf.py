@@ -20,3 +20,16 @@ max_requests_jitter = 100
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Load the face model in each worker as it starts, so the first check-in is not the slow one."""
+    if os.environ.get("FACES_WARMUP", "1") != "1":
+        return
+    from faces.engine import EngineError
+    from faces.services import get_engine
+
+    try:
+        get_engine().load()
+    except EngineError as error:  # /readyz reports it; requests answer 503 until it is fixed
+        worker.log.warning("Face model not loaded at start-up: %s", error)

@@ -310,9 +310,14 @@ class Identification:
         }
 
 
-def face_identify(*, image: DecodedImage, among: Collection[str] | None = None) -> list[Identification]:
-    """A decision per face; ``among`` (person keys) limits matching to a roster."""
-    faces = detect_faces(image, remember=True)
+def face_identify(
+    *, image: DecodedImage, among: Collection[str] | None = None, remember: bool = False
+) -> list[Identification]:
+    """A decision per face; ``among`` (person keys) limits matching to a roster.
+
+    Kiosk and camera frames are never seen twice, so they are not cached unless ``remember`` says so.
+    """
+    faces = detect_faces(image, remember=remember)
     gallery = enrolled_gallery(pipeline=current_pipeline())
     limits = thresholds()
     results = []

@@ -262,3 +262,12 @@ def test_without_redis_check_ins_are_still_limited_per_process(kiosk_client, cla
     local_counter._counts.clear()
     settings.ATTENDANCE = {**settings.ATTENDANCE, "CHECK_IN_RATE": "2/m"}
     assert [check_in(kiosk_client, b"x").status_code for _ in range(3)] == [400, 400, 429]
+
+
+def test_kiosk_frames_are_not_kept_in_the_embedding_cache(kiosk_client, classroom, shared_photos):
+    from attendx.cache import get_redis_client
+
+    before = get_redis_client().count_pattern("emb:*")
+    frame = variants.jpeg(variants.fit(shared_photos["amy_adams/01.jpg"].data, longest=640), quality=84)
+    assert check_in(kiosk_client, frame).status_code == 201
+    assert get_redis_client().count_pattern("emb:*") == before

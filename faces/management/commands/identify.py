@@ -25,7 +25,7 @@ class Command(BaseCommand):
             line = {"image": str(path)}
             try:
                 image = decode_upload(path.read_bytes(), filename=path.name)
-                line["faces"] = [result.to_json() for result in face_identify(image=image)]
+                line["faces"] = [result.to_json() for result in face_identify(image=image, remember=True)]
             except (OSError, ImageRejected) as error:
                 unreadable += 1
                 line["error"] = getattr(error, "message", None) or str(error)
