@@ -7,7 +7,6 @@ is set, backing off exponentially (capped) while errors repeat. ``manage.py came
 import http.client
 import logging
 import threading
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,7 +22,6 @@ from django.utils.formats import time_format
 from accounts.models import Role
 from attendance.models import Camera, Method, Record, Session
 from attendance.services import NoSessionRunning, check_in_by_face
-from attendx.db import atomic
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
 from faces.services import decode_upload
@@ -44,19 +42,12 @@ def camera_device(camera: Camera):
     if camera.device_id is not None:
         return camera.device
     camera.clean()
-    with atomic():
-        device, _ = get_user_model().objects.get_or_create(
-            username=camera.device_username,
-            defaults={
-                "role": Role.KIOSK,
-                "first_name": "Camera",
-                "last_name": camera.name,
-                "password": make_password(None),
-            },
-        )
-        camera.device = device
-        if camera.pk is not None:
-            camera.save(update_fields=["device"])
+    # No transaction needed: an account left unlinked by a failure here is taken up on the next call.
+    account = {"role": Role.KIOSK, "first_name": "Camera", "last_name": camera.name, "password": make_password(None)}
+    device, _ = get_user_model().objects.get_or_create(username=camera.device_username, defaults=account)
+    camera.device = device
+    if camera.pk is not None:
+        camera.save(update_fields=["device"])
     return device
 
 
@@ -123,7 +114,7 @@ class CameraWorker:
             except Exception:  # noqa: BLE001 - a bug in one frame must not stop the camera; it is logged
                 self.errors += 1
                 logger.exception("camera %s: unexpected error (next snapshot in %.1f s)", self.camera, self.delay)
-            time.sleep(self.delay)
+            stop.wait(self.delay)
         logger.info("camera %s stopped", self.camera)
 
     def _poll(self) -> Poll:
@@ -161,8 +152,8 @@ class CameraWorker:
 
     def _fetch(self) -> bytes:
         """The current frame from go2rtc; at most one byte over the upload limit, which decoding refuses."""
+        # S310: the scheme is checked in __init__, http or https only.
         request = urllib.request.Request(self.camera.snapshot_url, headers={"Accept": "image/jpeg"})  # noqa: S310
         timeout = settings.ATTENDANCE["CAMERA_TIMEOUT_SECONDS"]
-        # The scheme is checked in __init__: http or https only.
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.read(settings.FACES["MAX_UPLOAD_BYTES"] + 1)

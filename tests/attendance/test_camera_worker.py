@@ -144,9 +144,7 @@ def test_a_stranger_marks_nothing(camera, go2rtc, classroom, shared_photos, reco
     assert len(recognitions) == 1 and not Record.objects.exists()
 
 
-def test_without_a_session_at_its_location_the_camera_is_not_even_asked(
-    go2rtc, classroom, shared_photos, recognitions
-):
+def test_without_a_session_at_its_location_the_camera_is_not_even_asked(go2rtc, classroom, shared_photos, recognitions):
     lab = Camera.objects.create(name="lab", go2rtc_url=go2rtc.url, location="Lab")
     make_session(classroom.group, started_minutes_ago=120, length_minutes=60, location="Lab")  # ended
     go2rtc.play("lab", shared_photos["angelina_jolie/05.jpg"].data)
@@ -154,9 +152,7 @@ def test_without_a_session_at_its_location_the_camera_is_not_even_asked(
     assert go2rtc.requests == [] and recognitions == [] and not Record.objects.exists()
 
 
-def test_only_sessions_at_the_location_count_and_each_person_goes_to_theirs(
-    camera, go2rtc, classroom, shared_photos
-):
+def test_only_sessions_at_the_location_count_and_each_person_goes_to_theirs(camera, go2rtc, classroom, shared_photos):
     # Kit is in two clubs: one meets now in Room 9, the other opens in Room 7 in ten minutes.
     kit = classroom.people["kit_harington"]
     for name, location, minutes_ago in [("Chess", "Room 9", 5), ("Drama", "Room 7", -10)]:
@@ -226,6 +222,19 @@ def test_run_stops_as_soon_as_the_event_is_set(camera, go2rtc, classroom, shared
     assert Record.objects.get().person.username == "joe_biden" and go2rtc.requests == ["entrance"]
 
 
+def test_an_unexpected_error_is_logged_and_backed_off_not_raised(camera, caplog, monkeypatch):
+    worker, stop = CameraWorker(camera), threading.Event()
+
+    def broken():
+        stop.set()
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(worker, "_poll", broken)
+    worker.run(stop)
+    assert worker.errors == 1 and worker.delay == 2
+    assert any("unexpected error" in message for message in caplog.messages)
+
+
 def test_the_command_once(camera, go2rtc, classroom, shared_photos, capsys):
     go2rtc.play("entrance", shared_photos["amy_adams/01.jpg"].data)
     call_command("camera_worker", camera="entrance", once=True)
@@ -233,6 +242,9 @@ def test_the_command_once(camera, go2rtc, classroom, shared_photos, capsys):
     go2rtc.play("entrance", 500)
     with pytest.raises(CommandError, match="Internal Server Error"):
         call_command("camera_worker", camera="entrance", once=True)
+    classroom.session.delete()
+    call_command("camera_worker", camera="entrance", once=True)
+    assert capsys.readouterr().out.strip() == "idle: no session is running at Room 7"
 
 
 def test_the_command_refuses_unknown_and_inactive_cameras(camera):
@@ -241,14 +253,18 @@ def test_the_command_refuses_unknown_and_inactive_cameras(camera):
     Camera.objects.filter(pk=camera.pk).update(is_active=False)
     with pytest.raises(CommandError, match="No active camera named 'entrance'"):
         call_command("camera_worker", camera="entrance", once=True)
+    with pytest.raises(CommandError, match="--interval must be a positive"):
+        call_command("camera_worker", camera="entrance", interval=0)
 
 
 def test_the_worker_process_marks_then_stops_cleanly_on_sigterm(camera, go2rtc, classroom, shared_photos):
     go2rtc.play("entrance", shared_photos["angelina_jolie/05.jpg"].data)
+    # The worker process must use this test's database: the SQLite file, or the MongoDB test database.
+    database = "MONGODB_NAME" if connection.vendor == "mongodb" else "SQLITE_PATH"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "attendx.settings.test",
-        "SQLITE_PATH": str(connection.settings_dict["NAME"]),  # this test's database file
+        database: str(connection.settings_dict["NAME"]),
         "REDIS_URL": settings.REDIS_URL,
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),

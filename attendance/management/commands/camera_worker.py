@@ -31,8 +31,10 @@ class Command(BaseCommand):
             raise CommandError(f"No active camera named {camera!r}: add or activate it in the admin.")
         try:
             worker = CameraWorker(found, interval=interval)
-        except (ValidationError, ValueError) as error:
-            raise CommandError(f"Camera {camera}: {error}") from error
+        except ValidationError as error:
+            raise CommandError(f"Camera {camera}: {' '.join(error.messages)}") from error
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         if once:
             self._poll_once(worker)
         else:
@@ -42,6 +44,9 @@ class Command(BaseCommand):
         poll = worker.poll_once()
         if poll.outcome is Outcome.ERROR:
             raise CommandError(f"Camera {worker.camera}: {poll.error}")
+        if poll.outcome is Outcome.IDLE:
+            self.stdout.write(f"idle: no session is running at {worker.camera.location}")
+            return
         marked = ", ".join(f"{record.person} ({record.status})" for record in poll.marked)
         self.stdout.write(f"{poll.outcome}" + (f": marked {marked}" if marked else ""))
 
