@@ -217,10 +217,11 @@ ATTENDANCE = {
     # Answers to an Idempotency-Key are kept this long.
     "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
     # IP cameras (attendance.cameras): seconds between snapshots unless a camera sets its own, the
-    # longest wait after repeated errors, and how long one snapshot request may take.
+    # longest wait after repeated errors, and how long one snapshot may take (go2rtc waits for the
+    # camera's next key frame).
     "CAMERA_INTERVAL_SECONDS": env.float("ATTENDANCE_CAMERA_INTERVAL_SECONDS", default=2.0),
     "CAMERA_MAX_BACKOFF_SECONDS": env.float("ATTENDANCE_CAMERA_MAX_BACKOFF_SECONDS", default=60.0),
-    "CAMERA_TIMEOUT_SECONDS": env.float("ATTENDANCE_CAMERA_TIMEOUT_SECONDS", default=5.0),
+    "CAMERA_TIMEOUT_SECONDS": env.float("ATTENDANCE_CAMERA_TIMEOUT_SECONDS", default=10.0),
 }
 
 LOGGING = {
