@@ -181,6 +181,7 @@ class PendingCheckIn(models.Model):
     device = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.FACE)
     captured_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     state = models.CharField(max_length=16, choices=Review.choices, default=Review.PENDING)

@@ -161,6 +161,7 @@ def check_in_by_face(
                         distance=found.match.distance,
                         box=list(found.box),
                         device=device,
+                        method=method,
                         captured_at=moment,
                         expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
                     )
@@ -241,7 +242,7 @@ def approve_pending(*, pending: PendingCheckIn, by) -> Record:
             session=pending.session,
             person=pending.candidate,
             moment=pending.captured_at,
-            method=Method.FACE,
+            method=pending.method,
             distance=pending.distance,
             device=pending.device,
             marked_by=by,

@@ -218,3 +218,13 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere_but_health(client):
     admin = client.get("/admin/")
     assert admin.status_code == 302 and "/admin/login/" in admin["Location"]
     assert checked > 15
+
+
+def test_an_approved_camera_sighting_keeps_its_method(staff, classroom, shared_photos, kiosk):
+    from attendance.models import Method
+    from attendance.services import approve_pending
+
+    photo = shared_photos["deepface_p02/02.jpg"]
+    check_in_by_face(image=decode_upload(photo.data), frame=photo.data, device=kiosk, method=Method.CAMERA)
+    record = approve_pending(pending=PendingCheckIn.objects.get(), by=staff)
+    assert record.method == "camera" and record.marked_by == staff
