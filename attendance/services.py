@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.formats import time_format
 
@@ -27,7 +26,7 @@ from attendance.models import (
     Status,
 )
 from attendance.selectors import bump_reports_generation
-from attendx.db import atomic, on_commit
+from attendx.db import on_commit, run_in_transaction
 from faces.images import DecodedImage
 from faces.matching import Decision
 from faces.services import face_identify
@@ -77,23 +76,31 @@ def _sessions_for(person_keys_by_session: dict, person_key: str, open_sessions: 
 
 
 def mark_arrival(*, session: Session, person, moment, method: str, distance=None, device=None, marked_by=None):
-    """Create the person's record for the session, or return the one that exists: (record, created)."""
-    record = Record(
-        session=session,
-        person=person,
-        status=session.status_for_arrival(moment),
-        marked_at=moment,
-        method=method,
-        distance=distance,
-        device=device,
-        marked_by=marked_by,
-    )
-    try:
-        with atomic():
-            record.save()
-    except IntegrityError:
-        return Record.objects.select_related("person").get(session=session, person=person), False
-    return record, True
+    """Return the person's record for the session, the one that exists or a new one: (record, created).
+
+    It reads before it inserts: on MongoDB a duplicate key aborts the whole enclosing transaction (there
+    are no savepoints), so the unique constraint is the backstop for a race, which run_in_transaction()
+    then runs again.
+    """
+
+    def write():
+        existing = Record.objects.select_related("person").filter(session=session, person=person).first()
+        if existing is not None:
+            return existing, False
+        record = Record(
+            session=session,
+            person=person,
+            status=session.status_for_arrival(moment),
+            marked_at=moment,
+            method=method,
+            distance=distance,
+            device=device,
+            marked_by=marked_by,
+        )
+        record.save()
+        return record, True
+
+    return run_in_transaction(write)
 
 
 def check_in_by_face(
@@ -129,73 +136,78 @@ def check_in_by_face(
     among = None if open_sessions else set().union(*rosters.values())
 
     identifications = face_identify(image=image, among=among)
-    faces, records, created_any = [], [], False
     saved_files = []
-    try:
-        with atomic():
-            for found in identifications:
-                entry = {"box": list(found.box), "decision": str(found.decision), "person": None}
-                if found.decision is Decision.ACCEPT:
-                    target = _sessions_for(rosters, found.match.person, open_sessions)
-                    record, created = mark_arrival(
-                        session=target,
-                        person=found.person,
-                        moment=moment,
-                        method=method,
-                        distance=found.match.distance,
-                        device=device,
-                    )
-                    created_any |= created
-                    records.append(record)
-                    entry.update(
-                        result="checked_in" if created else "already_checked_in",
-                        person=_person_json(found.person),
-                        record=_record_json(record),
-                        message=describe_record(record, already=not created),
-                    )
-                elif found.decision is Decision.REVIEW:
-                    target = _sessions_for(rosters, found.match.person, open_sessions)
-                    pending = PendingCheckIn(
-                        session=target,
-                        candidate=found.person,
-                        distance=found.match.distance,
-                        box=list(found.box),
-                        device=device,
-                        method=method,
-                        captured_at=moment,
-                        expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
-                    )
-                    extension = {"PNG": "png", "WEBP": "webp"}.get(image.format, "jpg")
-                    pending.frame.save(f"{image.digest}.{extension}", ContentFile(frame), save=False)
-                    saved_files.append(pending.frame.name)
-                    pending.save()
-                    entry.update(result="review", message="Not sure who this is: a staff member will check.")
-                else:
-                    entry.update(result="unknown", message="Not recognised.")
-                faces.append(entry)
-            body = {
-                "faces": faces,
-                "message": " · ".join(face["message"] for face in faces) if faces else "No face found.",
-            }
-            status_code = 201 if created_any else 200
-            if idempotency_key:
-                CheckInRequest.objects.create(
-                    device=device, key=idempotency_key, status_code=status_code, response=body
-                )
-    except IntegrityError:
-        # Another request with the same Idempotency-Key won the race: answer as it did.
+
+    def write() -> CheckInResult:
+        # Run again after a conflict (MongoDB): the frames of the aborted attempt go first.
         _delete_files(saved_files)
-        previous = CheckInRequest.objects.get(device=device, key=idempotency_key)
-        return CheckInResult(previous.status_code, previous.response, replayed=True)
+        saved_files.clear()
+        if idempotency_key:
+            previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
+            if previous is not None:
+                return CheckInResult(previous.status_code, previous.response, replayed=True)
+        faces, records, created_any = [], [], False
+        for found in identifications:
+            entry = {"box": list(found.box), "decision": str(found.decision), "person": None}
+            if found.decision is Decision.ACCEPT:
+                target = _sessions_for(rosters, found.match.person, open_sessions)
+                record, created = mark_arrival(
+                    session=target,
+                    person=found.person,
+                    moment=moment,
+                    method=method,
+                    distance=found.match.distance,
+                    device=device,
+                )
+                created_any |= created
+                records.append(record)
+                entry.update(
+                    result="checked_in" if created else "already_checked_in",
+                    person=_person_json(found.person),
+                    record=_record_json(record),
+                    message=describe_record(record, already=not created),
+                )
+            elif found.decision is Decision.REVIEW:
+                target = _sessions_for(rosters, found.match.person, open_sessions)
+                pending = PendingCheckIn(
+                    session=target,
+                    candidate=found.person,
+                    distance=found.match.distance,
+                    box=list(found.box),
+                    device=device,
+                    method=method,
+                    captured_at=moment,
+                    expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
+                )
+                extension = {"PNG": "png", "WEBP": "webp"}.get(image.format, "jpg")
+                pending.frame.save(f"{image.digest}.{extension}", ContentFile(frame), save=False)
+                saved_files.append(pending.frame.name)
+                pending.save()
+                entry.update(result="review", message="Not sure who this is: a staff member will check.")
+            else:
+                entry.update(result="unknown", message="Not recognised.")
+            faces.append(entry)
+        body = {
+            "faces": faces,
+            "message": " · ".join(face["message"] for face in faces) if faces else "No face found.",
+        }
+        status_code = 201 if created_any else 200
+        if idempotency_key:
+            CheckInRequest.objects.create(device=device, key=idempotency_key, status_code=status_code, response=body)
+        if created_any:
+            on_commit(bump_reports_generation)
+        return CheckInResult(status_code, body, records=records)
+
+    try:
+        result = run_in_transaction(write)
     except BaseException:
         _delete_files(saved_files)
         raise
-    if created_any:
-        on_commit(bump_reports_generation)
-    # A camera sends a frame every few seconds: its worker logs the marks, not every frame.
-    level = logging.DEBUG if method == Method.CAMERA else logging.INFO
-    logger.log(level, "Check-in by %s: %s", device, body["message"])
-    return CheckInResult(status_code, body, records=records)
+    if not result.replayed:
+        # A camera sends a frame every few seconds: its worker logs the marks, not every frame.
+        level = logging.DEBUG if method == Method.CAMERA else logging.INFO
+        logger.log(level, "Check-in by %s: %s", device, result.body["message"])
+    return result
 
 
 def _delete_files(names):
@@ -206,38 +218,34 @@ def _delete_files(names):
 
 def mark_manually(*, session: Session, person, status: str, by, note: str = "") -> Record:
     """Set (or change) a person's mark by hand; recorded with who and when."""
-    with atomic():
-        record, _ = Record.objects.update_or_create(
-            session=session,
-            person=person,
-            defaults={
-                "status": status,
-                "method": Method.MANUAL,
-                "marked_by": by,
-                "marked_at": timezone.now(),
-                "note": note,
-                "distance": None,
-                "device": None,
-            },
-        )
+
+    def write() -> Record:
+        record = Record.objects.filter(session=session, person=person).first() or Record(session=session, person=person)
+        record.status, record.method, record.marked_by = status, Method.MANUAL, by
+        record.marked_at, record.note, record.distance, record.device = timezone.now(), note, None, None
+        record.save()
         RecordChange.objects.create(session=session, person=person, action=Change.MARKED, status=status, by=by)
-    on_commit(bump_reports_generation)
-    return record
+        on_commit(bump_reports_generation)
+        return record
+
+    return run_in_transaction(write)
 
 
 def unmark(*, session: Session, person, by) -> bool:
-    with atomic():
+    def write() -> bool:
         deleted, _ = Record.objects.filter(session=session, person=person).delete()
         if deleted:
             RecordChange.objects.create(session=session, person=person, action=Change.UNMARKED, by=by)
-    if deleted:
-        on_commit(bump_reports_generation)
-    return bool(deleted)
+            on_commit(bump_reports_generation)
+        return bool(deleted)
+
+    return run_in_transaction(write)
 
 
 def approve_pending(*, pending: PendingCheckIn, by) -> Record:
-    """Approve a review: the candidate is marked as of the moment they were seen."""
-    with atomic():
+    """Approve a review: the candidate is marked as of the moment they were seen, by the same method."""
+
+    def write() -> Record:
         record, _ = mark_arrival(
             session=pending.session,
             person=pending.candidate,
@@ -251,14 +259,18 @@ def approve_pending(*, pending: PendingCheckIn, by) -> Record:
         RecordChange.objects.create(
             session=pending.session, person=pending.candidate, action=Change.APPROVED, status=record.status, by=by
         )
-    on_commit(bump_reports_generation)
-    return record
+        on_commit(bump_reports_generation)
+        return record
+
+    return run_in_transaction(write)
 
 
 def reject_pending(*, pending: PendingCheckIn, by) -> None:
-    with atomic():
+    def write() -> None:
         _close(pending, Review.REJECTED, by)
         RecordChange.objects.create(session=pending.session, person=pending.candidate, action=Change.REJECTED, by=by)
+
+    run_in_transaction(write)
 
 
 def _close(pending: PendingCheckIn, state: str, by) -> None:

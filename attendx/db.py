@@ -11,38 +11,65 @@ import random
 import time
 from contextlib import ContextDecorator
 
+import pymongo
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 _warned_without_transactions: set[str] = set()
 
 
-def _atomic_for(connection):
+def _has_mongo_transactions(connection) -> bool:
     if connection.vendor != "mongodb":
-        return transaction.atomic(using=connection.alias)
+        return False
     if connection.features._supports_transactions:
-        from django_mongodb_backend import transaction as mongo_transaction
-
-        return mongo_transaction.atomic(connection.alias)
+        return True
     if connection.alias not in _warned_without_transactions:
         _warned_without_transactions.add(connection.alias)
         logger.warning("MongoDB is not a replica set: writes are not transactional (see docs/mongodb.md)")
-    return transaction.atomic(using=connection.alias)
+    return False
 
 
 class _Atomic(ContextDecorator):
     # Chooses on first entry, not when created: ``@atomic()`` on a function must not connect at import.
+    # Both inner context managers keep their state on the connection, so one serves every entry.
     def __init__(self, using):
         self.using = using or DEFAULT_DB_ALIAS
         self._inner = None
+        self._mongo = False
 
     def __enter__(self):
         if self._inner is None:
-            self._inner = _atomic_for(connections[self.using])
+            connection = connections[self.using]
+            self._mongo = _has_mongo_transactions(connection)
+            if self._mongo:
+                from django_mongodb_backend import transaction as mongo_transaction
+
+                self._inner = mongo_transaction.atomic(self.using)
+            else:
+                self._inner = transaction.atomic(using=self.using)
         return self._inner.__enter__()
 
     def __exit__(self, exc_type, exc_value, traceback):
-        return self._inner.__exit__(exc_type, exc_value, traceback)
+        if not self._mongo:
+            return self._inner.__exit__(exc_type, exc_value, traceback)
+        connection = connections[self.using]
+        # Inside Django's own atomic() (the admin wraps its views in one): a no-op on MongoDB that still
+        # marks the connection, and the backend would commit ours, then refuse to run the on_commit
+        # callbacks ("forbidden when an 'atomic' block is active"). Ours is the real transaction.
+        inside_django_atomic = connection.in_atomic_block
+        connection.in_atomic_block = False
+        try:
+            return self._inner.__exit__(exc_type, exc_value, traceback)
+        except pymongo.errors.PyMongoError as error:
+            # A failed commit. The backend keeps the finished session, and every later atomic() on this
+            # connection would then run without a transaction: end it here.
+            session, connection.session = connection.session, None
+            if session is not None:
+                session.end_session()
+            connection.run_on_commit = []
+            raise DatabaseError(f"The MongoDB transaction did not commit: {error}") from error
+        finally:
+            connection.in_atomic_block = inside_django_atomic
 
 
 def atomic(using=None):
@@ -52,7 +79,10 @@ def atomic(using=None):
 
 def in_transaction(using=None) -> bool:
     connection = connections[using or DEFAULT_DB_ALIAS]
-    return connection.in_atomic_block or getattr(connection, "in_atomic_block_mongo", False)
+    if connection.vendor == "mongodb":
+        # Django's own atomic() blocks (the admin's) are no-ops there: only the backend's counts.
+        return connection.in_atomic_block_mongo
+    return connection.in_atomic_block
 
 
 def is_transient_conflict(error: BaseException) -> bool:
@@ -105,8 +135,6 @@ def is_reachable(using=None, *, timeout=2.0) -> bool:
     connection = connections[using or DEFAULT_DB_ALIAS]
     try:
         if connection.vendor == "mongodb":
-            import pymongo
-
             with pymongo.timeout(timeout):
                 connection.ensure_connection()
                 connection.connection.admin.command("ping")

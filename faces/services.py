@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError
 
 from attendx.cache import cache_get, cache_set
-from attendx.db import atomic, on_commit
+from attendx.db import on_commit, run_in_transaction
 from faces.engine import Engine, EngineConfig, EngineUnavailable, FaceQuality
 from faces.exceptions import (
     AlreadyEnrolled,
@@ -232,28 +232,40 @@ def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD,
     if refusals:
         raise PhotosRefused(refusals)
 
-    samples, written = [], []
-    try:
-        with atomic():
-            for item in accepted:
-                sample = _new_sample(person, item, source=source, enrolled_by=enrolled_by)
-                sample.image.save(item.image.digest, ContentFile(item.photo.data), save=False)
-                written.append(sample.image.name)
-                sample.save()
-                samples.append(sample)
-    except BaseException as error:
-        for name in written:
-            FaceSample.image.field.storage.delete(name)
-        if isinstance(error, IntegrityError):
-            raise PhotosRefused([(accepted[0].photo.filename, DuplicatePhoto())]) from error
-        raise
+    written: list[str] = []
+    storage = FaceSample.image.field.storage
 
     def after_commit():
         for item in accepted:
             remember_faces(item.image.digest, [item.face])
         bump_gallery_generation()
 
-    on_commit(after_commit)
+    def write() -> list[FaceSample]:
+        # Run again after a conflict (MongoDB): the files of the aborted attempt go first.
+        for name in written:
+            storage.delete(name)
+        written.clear()
+        digests = [item.image.digest for item in accepted]
+        if FaceSample.objects.filter(person=person, digest__in=digests).exists():
+            raise DuplicatePhoto()  # a concurrent request enrolled the same photo
+        samples = []
+        for item in accepted:
+            sample = _new_sample(person, item, source=source, enrolled_by=enrolled_by)
+            sample.image.save(item.image.digest, ContentFile(item.photo.data), save=False)
+            written.append(sample.image.name)
+            sample.save()
+            samples.append(sample)
+        on_commit(after_commit)
+        return samples
+
+    try:
+        samples = run_in_transaction(write)
+    except BaseException as error:
+        for name in written:
+            storage.delete(name)
+        if isinstance(error, IntegrityError | DuplicatePhoto):
+            raise PhotosRefused([(accepted[0].photo.filename, DuplicatePhoto())]) from error
+        raise
     logger.info("Enrolled %d photo(s) for %s (%s)", len(samples), person, source)
     return samples
 

@@ -75,12 +75,13 @@ start_redis() {
 }
 
 # Start secantusdb, a MongoDB-compatible server from PyPI (requirements/local.txt), on 127.0.0.1:$1,
-# in memory (nothing is left on disk); sets MONGO_PID. It presents itself as a one-node replica set, so
-# transactions are real. Its quirks are in docs/mongodb.md.
+# in memory (nothing is left once it stops); sets MONGO_PID. It presents itself as a one-node replica
+# set, so transactions are real. Test commands are on: a test arms a failpoint (configureFailPoint) to
+# make a commit fail. Its quirks are in docs/mongodb.md.
 start_mongo() {
   local port=$1
   secantusd-py --host 127.0.0.1 --port "$port" --storage-path :memory: --log-level WARNING \
-    >"var/secantusdb-$port.log" 2>&1 &
+    --enable-test-commands >"var/secantusdb-$port.log" 2>&1 &
   MONGO_PID=$!
   for _ in $(seq 100); do
     python -c 'import pymongo, sys

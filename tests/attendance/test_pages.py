@@ -198,8 +198,12 @@ def walk(patterns, prefix=""):
 def concrete(route: str) -> str:
     import re
 
-    path = re.sub(r"<[^>]+>", "1", route.replace("^", "").replace("$", "").replace("\\Z", ""))
-    path = re.sub(r"\(\?P<\w+>[^)]*\)", "1", path)
+    from django.db import connection
+
+    # A key of this database's shape: ObjectIds on MongoDB, integers elsewhere (attendx.converters).
+    key = "0" * 24 if connection.vendor == "mongodb" else "1"
+    path = re.sub(r"<[^>]+>", key, route.replace("^", "").replace("$", "").replace("\\Z", ""))
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", key, path)
     return "/" + path.replace("\\", "")
 
 

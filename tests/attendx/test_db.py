@@ -3,12 +3,14 @@
 import threading
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from accounts.models import SessionCacheEpoch, User
 from attendx.db import atomic, is_reachable, on_commit, run_in_transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+TRANSIENT = "TransientTransactionError"  # MongoDB's label for "run the transaction again"
 
 
 def in_another_thread(read):
@@ -62,6 +64,18 @@ def test_on_commit_runs_after_the_commit_and_never_after_a_rollback():
     assert calls == ["committed"]
 
 
+def test_atomic_inside_djangos_own_atomic_commits_and_runs_on_commit():
+    # The admin wraps its views in django.db.transaction.atomic() (a no-op on MongoDB); services called
+    # there still commit, and their on_commit callbacks run.
+    calls = []
+    with transaction.atomic():
+        with atomic():
+            User.objects.create(username="inside")
+            on_commit(lambda: calls.append("committed"))
+    assert calls == ["committed"]
+    assert in_another_thread(lambda: User.objects.filter(username="inside").exists()) is True
+
+
 def test_atomic_decorates_without_touching_the_database_at_import():
     @atomic()
     def create(name):
@@ -77,7 +91,7 @@ class TransientError(Exception):
     """Stands for a pymongo error that MongoDB labelled TransientTransactionError."""
 
     def has_error_label(self, label):
-        return label == "TransientTransactionError"
+        return label == TRANSIENT
 
 
 def test_only_transient_conflicts_are_run_again():
@@ -153,3 +167,44 @@ def test_a_key_that_names_nothing_is_404_whatever_its_shape(admin_client, key):
     # Integers on SQLite, ObjectIds on MongoDB: the other shape must be a 404 too, never a 500.
     assert admin_client.get(f"/faces/samples/{key}/image/").status_code == 404
     assert admin_client.get(f"/faces/people/{key}/enroll/").status_code == 404
+
+
+def arm_commit_failure():
+    """Make the next commitTransaction fail with a write conflict (a failpoint of the test server)."""
+    connection.ensure_connection()
+    try:
+        connection.connection.admin.command(
+            "configureFailPoint",
+            "failCommand",
+            mode={"times": 1},
+            data={"failCommands": ["commitTransaction"], "errorCode": 112, "errorLabels": [TRANSIENT]},
+        )
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"this MongoDB has no test commands (secantusd-py --enable-test-commands): {error}")
+
+
+@pytest.mark.skipif(connection.vendor != "mongodb", reason="a commit that fails at the server: MongoDB only")
+def test_after_a_failed_commit_the_next_transaction_is_real_again():
+    arm_commit_failure()
+    with pytest.raises(DatabaseError, match="did not commit"), atomic():
+        User.objects.create(username="not-committed")
+    assert not User.objects.filter(username="not-committed").exists()
+    with pytest.raises(RuntimeError), atomic():
+        User.objects.create(username="rolled-back")
+        raise RuntimeError
+    assert not User.objects.filter(username="rolled-back").exists()
+
+
+@pytest.mark.skipif(connection.vendor != "mongodb", reason="a commit that fails at the server: MongoDB only")
+def test_a_commit_that_failed_for_a_conflict_is_run_again():
+    arm_commit_failure()
+    run_in_transaction(lambda: User.objects.create(username="second-time"))
+    assert User.objects.filter(username="second-time").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "mongodb", reason="a commit that fails at the server: MongoDB only")
+def test_run_in_transaction_inside_djangos_own_atomic_is_still_run_again():
+    arm_commit_failure()
+    with transaction.atomic():
+        run_in_transaction(lambda: User.objects.create(username="in-the-admin"))
+    assert User.objects.filter(username="in-the-admin").count() == 1

@@ -32,6 +32,7 @@ def production_server(tmp_path):
         # Plain HTTP on loopback: the browser says https through the proxy header, as a TLS proxy would.
         "CSRF_TRUSTED_ORIGINS": f"http://localhost:{port}",
         "SQLITE_PATH": str(connection.settings_dict["NAME"]),
+        "MONGODB_NAME": str(connection.settings_dict["NAME"]),
         "STATIC_ROOT": str(tmp_path / "static"),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
