@@ -10,10 +10,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import requests
 from PIL import Image, ImageOps
 
@@ -116,7 +118,10 @@ def django_app(redis_url: str):
 
 @contextmanager
 def gunicorn(workdir: Path, redis_url: str, *, workers: int, extra_env: dict | None = None):
-    """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields the base URL. Log in workdir."""
+    """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields the base URL and the master's pid.
+
+    The access and error logs go to workdir/gunicorn-<port>.log.
+    """
     port = free_port()
     env = {**os.environ, **app_env(workdir, redis_url), "WEB_CONCURRENCY": str(workers), **(extra_env or {})}
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
@@ -125,7 +130,7 @@ def gunicorn(workdir: Path, redis_url: str, *, workers: int, extra_env: dict | N
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, seconds=60, what="gunicorn")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=40)
@@ -143,5 +148,50 @@ def sign_in(base: str, username: str) -> requests.Session:
     return client
 
 
+def cpu_seconds(pids) -> list[float]:
+    times = [psutil.Process(pid).cpu_times() for pid in pids]
+    return [t.user + t.system for t in times]
+
+
 def machine_load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg()) + f", {os.cpu_count()} cores"
+
+
+class OtherCpu:
+    """Cores used on average by processes outside this benchmark's process tree while the block runs.
+
+    Sampled twice a second: a process that starts and ends between two samples is missed.
+    """
+
+    def __enter__(self):
+        self._seen: dict[tuple[int, float], float] = {}
+        self._start = self._sample()
+        self._began, self._stop = time.monotonic(), threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def _sample(self) -> dict[tuple[int, float], float]:
+        me = psutil.Process()
+        mine = {me.pid} | {child.pid for child in me.children(recursive=True)}
+        current = {}
+        for process in psutil.process_iter(["create_time", "cpu_times"]):
+            times = process.info["cpu_times"]
+            if process.pid not in mine and times is not None:
+                current[(process.pid, process.info["create_time"])] = times.user + times.system
+        self._seen.update(current)
+        return current
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        used = sum(seconds - self._start.get(key, 0.0) for key, seconds in self._seen.items())
+        self.cores = used / (time.monotonic() - self._began)
+
+    def __str__(self) -> str:
+        return f"other processes used {self.cores:.2f} of {os.cpu_count()} cores"
