@@ -5,7 +5,7 @@ product and a per-person minimum. A face is accepted only when its nearest perso
 clearly closer than anybody else; an unknown face never gets the nearest name.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,29 +65,36 @@ class Gallery:
         keys = np.asarray([key for key, _ in rows], dtype=object)
         # Row index where each person's block starts (rows are sorted by person).
         self._starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.empty(0, np.intp)
+        self._ends = np.r_[self._starts[1:], len(keys)].astype(np.intp)
         self.people = [str(key) for key in keys[self._starts]]
         self._index = {person: i for i, person in enumerate(self.people)}
 
     def __len__(self) -> int:
         return self.matrix.shape[0]
 
-    def person_distances(self, query: np.ndarray) -> np.ndarray:
-        """The smallest cosine distance from ``query`` to each person's samples, in ``people`` order."""
+    def person_distances(self, query: np.ndarray, chosen: Sequence[int] | None = None) -> np.ndarray:
+        """The smallest cosine distance from ``query`` to each person's samples, in ``people`` order,
+        or only for the people at indexes ``chosen`` (then only their rows are scored)."""
         if not len(self):
             return np.empty(0, dtype=np.float32)
-        similarities = self.matrix @ normalise(query)
-        return 1.0 - np.maximum.reduceat(similarities, self._starts)
+        if chosen is None:
+            return 1.0 - np.maximum.reduceat(self.matrix @ normalise(query), self._starts)
+        if not len(chosen):
+            return np.empty(0, dtype=np.float32)
+        starts, ends = self._starts[chosen], self._ends[chosen]
+        rows = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends, strict=True)])
+        blocks = np.r_[0, np.cumsum(ends - starts)[:-1]]
+        return 1.0 - np.maximum.reduceat(self.matrix[rows] @ normalise(query), blocks)
 
     def search(self, query: np.ndarray, *, among: Collection[str] | None = None, exclude: str | None = None) -> Match:
         """Nearest person to ``query``; ``among`` limits the search (a roster), ``exclude`` skips one person."""
-        distances = self.person_distances(query)
-        people = self.people
-        if exclude in self._index:
-            distances = distances.copy()
-            distances[self._index[exclude]] = np.inf
-        if among is not None:
-            chosen = [self._index[person] for person in among if person in self._index]
-            distances, people = distances[chosen], [people[i] for i in chosen]
+        if among is None:
+            distances, people = self.person_distances(query), self.people
+            if exclude in self._index:
+                distances[self._index[exclude]] = np.inf
+        else:
+            chosen = [self._index[person] for person in among if person in self._index and person != exclude]
+            distances, people = self.person_distances(query, chosen), [self.people[i] for i in chosen]
         if not len(distances):
             return NO_MATCH
         if len(distances) == 1:
