@@ -1,7 +1,6 @@
 """Attendance pages and the check-in API. Views validate, call one service or selector, and answer."""
 
 import csv
-import mimetypes
 import re
 from datetime import timedelta
 
@@ -9,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -30,6 +29,7 @@ from attendance.services import (
 from attendx.ratelimit import ratelimit
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.services import decode_upload
+from faces.storage import private_file_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RECOGNITION_RETRY_AFTER = 30
@@ -302,8 +302,4 @@ def review_frame(request, pending_id):
     pending = get_object_or_404(PendingCheckIn, pk=pending_id)
     if not pending.frame.name:
         return HttpResponse(status=404)
-    content_type = mimetypes.guess_type(pending.frame.name)[0] or "image/jpeg"
-    response = FileResponse(pending.frame.open("rb"), content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file_response(pending.frame)

@@ -4,6 +4,8 @@ Nothing serves MEDIA_ROOT; staff see a photo only through ``faces:sample-image``
 is asking.
 """
 
+import mimetypes
+
 from django.core.files.storage import FileSystemStorage
 
 
@@ -19,3 +21,14 @@ class PrivateFaceStorage(FileSystemStorage):
 
 def private_face_storage():
     return PrivateFaceStorage()
+
+
+def private_file_response(field_file, content_type: str | None = None):
+    """Stream a privately stored file to a user a view has already checked: never cached, never sniffed."""
+    from django.http import FileResponse
+
+    content_type = content_type or mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
+    response = FileResponse(field_file.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -6,7 +6,6 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,6 +14,7 @@ from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
 from faces.forms import EnrollForm
 from faces.models import FaceSample
 from faces.services import PhotosRefused, face_enroll, face_sample_delete
+from faces.storage import private_file_response
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -104,10 +104,7 @@ def _visible_sample(request, sample_id) -> FaceSample:
 
 def sample_image(request, sample_id):
     sample = _visible_sample(request, sample_id)
-    response = FileResponse(sample.image.open("rb"), content_type=CONTENT_TYPES.get(sample.image_format, "image/jpeg"))
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file_response(sample.image, CONTENT_TYPES.get(sample.image_format, "image/jpeg"))
 
 
 @require_POST

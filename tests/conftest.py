@@ -211,3 +211,30 @@ def embedding_cache(shared_photos):
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+def run_together(*functions) -> list:
+    """Run each function in its own thread, all released at once; return results (or the exceptions
+    raised) in order. Each thread closes its database connection, as a request would."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(len(functions))
+    outcomes = [None] * len(functions)
+
+    def run(index, function):
+        try:
+            start.wait()
+            outcomes[index] = function()
+        except Exception as error:  # noqa: BLE001 - handed to the caller
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes

@@ -1,14 +1,13 @@
 """Sessions live in Redis, are written through to the database, and survive Redis trouble."""
 
-import threading
 import time
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db import connection
 from django.urls import reverse
 
 from accounts.models import SessionCacheEpoch
+from tests.conftest import run_together
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,15 +81,8 @@ def test_concurrent_epoch_bumps_are_all_counted():
     start = SessionCacheEpoch.objects.current()
 
     def bump_five_times():
-        try:
-            for _ in range(5):
-                SessionCacheEpoch.objects.bump()
-        finally:
-            connection.close()
+        for _ in range(5):
+            SessionCacheEpoch.objects.bump()
 
-    threads = [threading.Thread(target=bump_five_times) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    assert run_together(*[bump_five_times] * 4) == [None] * 4
     assert SessionCacheEpoch.objects.current() == start + 20

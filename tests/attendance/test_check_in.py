@@ -1,6 +1,5 @@
 """Check-in by face through the JSON API: real photos, real Redis, a real database file."""
 
-import threading
 import time
 import uuid
 
@@ -12,6 +11,7 @@ from attendance.models import CheckInRequest, PendingCheckIn, Record
 from attendance.services import check_in_by_face
 from faces.services import decode_upload
 from tests.attendance.conftest import make_session
+from tests.conftest import run_together
 from tests.faces import variants
 from tests.factories import UserFactory
 
@@ -118,48 +118,19 @@ def test_an_idempotency_key_replays_the_same_answer(kiosk_client, classroom, sha
 def test_two_kiosks_at_the_same_second_make_one_record(classroom, shared_photos, user_factory):
     devices = [user_factory(role="kiosk"), user_factory(role="kiosk")]
     image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
-    start = threading.Barrier(len(devices))
-    results, errors = [], []
-
-    def kiosk(device):
-        from django.db import connection
-
-        try:
-            start.wait()
-            results.append(check_in_by_face(image=image, frame=b"", device=device))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=kiosk, args=(device,)) for device in devices]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    assert sorted(result.status_code for result in results) == [200, 201]
+    results = run_together(*[lambda d=d: check_in_by_face(image=image, frame=b"", device=d) for d in devices])
+    assert sorted(result.status_code for result in results) == [200, 201], results
     assert Record.objects.count() == 1
 
 
 def test_concurrent_retries_with_one_key_make_one_record(classroom, shared_photos, kiosk):
     image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
-    start = threading.Barrier(3)
-    results = []
 
     def retry():
-        from django.db import connection
+        return check_in_by_face(image=image, frame=b"", device=kiosk, idempotency_key="same-key")
 
-        start.wait()
-        results.append(check_in_by_face(image=image, frame=b"", device=kiosk, idempotency_key="same-key"))
-        connection.close()
-
-    threads = [threading.Thread(target=retry) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == 3 and len({str(r.body) for r in results}) == 1
+    results = run_together(retry, retry, retry)
+    assert len({str(r.body) for r in results}) == 1, results
     assert Record.objects.count() == 1 and CheckInRequest.objects.count() == 1
 
 

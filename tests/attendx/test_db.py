@@ -7,6 +7,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from accounts.models import SessionCacheEpoch, User
 from attendx.db import atomic, is_reachable, on_commit, run_in_transaction
+from tests.conftest import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,7 +124,6 @@ def test_racing_transactions_that_read_then_insert_make_one_row():
     """Both read "nothing yet", then both insert. SQLite makes the second wait for the first's lock;
     MongoDB aborts the second with a write conflict and run_in_transaction runs it again."""
     barrier = threading.Barrier(2)
-    outcomes = []
 
     def claim():
         tries = 0
@@ -142,18 +142,9 @@ def test_racing_transactions_that_read_then_insert_make_one_row():
             SessionCacheEpoch.objects.create(name="race")
             return "created"
 
-        try:
-            outcomes.append(run_in_transaction(write))
-        except Exception as error:  # noqa: BLE001 - asserted below
-            outcomes.append(error)
-        finally:
-            connection.close()
+        return run_in_transaction(write)
 
-    threads = [threading.Thread(target=claim) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = run_together(claim, claim)
     assert sorted(map(str, outcomes)) == ["created", "taken"]
     assert SessionCacheEpoch.objects.filter(name="race").count() == 1
 
