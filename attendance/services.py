@@ -68,7 +68,7 @@ def describe_record(record: Record, *, already: bool) -> str:
     return f"{record.person}: checked in at {when}{late}"
 
 
-def _sessions_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
+def _session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
     for session, keys in person_keys_by_session.items():
         if person_key in keys:
             return session
@@ -150,7 +150,7 @@ def check_in_by_face(
         for found in identifications:
             entry = {"box": list(found.box), "decision": str(found.decision), "person": None}
             if found.decision is Decision.ACCEPT:
-                target = _sessions_for(rosters, found.match.person, open_sessions)
+                target = _session_for(rosters, found.match.person, open_sessions)
                 record, created = mark_arrival(
                     session=target,
                     person=found.person,
@@ -168,7 +168,7 @@ def check_in_by_face(
                     message=describe_record(record, already=not created),
                 )
             elif found.decision is Decision.REVIEW:
-                target = _sessions_for(rosters, found.match.person, open_sessions)
+                target = _session_for(rosters, found.match.person, open_sessions)
                 pending = PendingCheckIn(
                     session=target,
                     candidate=found.person,
