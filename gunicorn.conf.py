@@ -1,15 +1,20 @@
 """Gunicorn settings for AttendX (``gunicorn -c gunicorn.conf.py attendx.wsgi:application``).
 
-Recognition is CPU-bound and the face model takes memory per process, so we run few workers with a
-generous timeout, and never ``preload_app``: the model is loaded lazily in each worker (forking a
-process that already holds TensorFlow state is unsafe).
+Recognition is CPU-bound and holds the GIL for most of its 0.1 s, so throughput comes from processes:
+one worker per core with one thread each served 8 concurrent kiosks fastest on 2 cores (1.8x the
+engine alone; more threads per worker queue behind that worker's engine while the other worker idles:
+docs/benchmarks.md, Concurrent kiosks). Put a buffering proxy in front (docs/deploy.md), so a slow
+upload never holds a worker's only thread. Never ``preload_app``: the model is loaded lazily in each
+worker (forking a process that already holds TensorFlow state is unsafe).
 """
 
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '10000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# Sync workers, one request at a time each; gunicorn switches to its threaded worker when GUNICORN_THREADS > 1.
+worker_class = "sync"
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5

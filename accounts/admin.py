@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 
-from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
+from accounts.forms import AdminLoginForm, UserAdminChangeForm, UserAdminCreationForm
 from accounts.models import User
+from attendx.forms import ModelKeysField
+
+# The admin's sign-in is slowed down per account like the site's (accounts.lockout).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)
@@ -13,6 +18,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active")
     search_fields = ("username", "email", "first_name", "last_name")
     ordering = ("last_name", "first_name", "username")
+    formfield_overrides = {models.ManyToManyField: {"form_class": ModelKeysField}}
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Person", {"fields": ("first_name", "last_name", "email")}),

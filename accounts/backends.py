@@ -1,13 +1,14 @@
-"""Sign in with a username or an email address."""
+"""Sign in with a username or an email address (any letter case of it)."""
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+
+from accounts.selectors import account_for_login
 
 
 class UsernameOrEmailBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if username and "@" in username:
-            match = get_user_model().objects.filter(email=username.strip().lower()).first()
-            if match is not None:
-                username = match.get_username()
+        # The same lookup names the account whose failures django-axes counts (accounts.lockout).
+        account = account_for_login(username) if username else None
+        if account is not None:
+            username = account.get_username()
         return super().authenticate(request, username=username, password=password, **kwargs)

@@ -1,15 +1,42 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 
+from accounts.lockout import reserve_sign_in_attempt
 from accounts.models import User
 
 
-class LoginForm(AuthenticationForm):
+class ThrottledSignInMixin:
+    """Before the password is checked, ask whether the account is slowed down (accounts.lockout); if so
+    the form refuses with a ``throttled`` error and ``sign_in_wait`` says how long to wait."""
+
+    sign_in_wait = None
+
+    def clean(self):
+        login, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if login and password:
+            self.sign_in_wait = reserve_sign_in_attempt(login=login)
+            if self.sign_in_wait is not None:
+                seconds = self.sign_in_wait.seconds
+                raise ValidationError(
+                    "Too many failed sign-in attempts for this account. Try again in %(wait)s.",
+                    code="throttled",
+                    params={"wait": f"{seconds} second{'' if seconds == 1 else 's'}"},
+                )
+        return super().clean()
+
+
+class LoginForm(ThrottledSignInMixin, AuthenticationForm):
     username = forms.CharField(
         label="Username or email",
         max_length=254,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
+
+
+class AdminLoginForm(ThrottledSignInMixin, AdminAuthenticationForm):
+    pass
 
 
 class UserAdminCreationForm(AdminUserCreationForm):

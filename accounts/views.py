@@ -13,3 +13,10 @@ class LoginView(auth_views.LoginView):
         if self.request.user.is_kiosk:
             return resolve_url("attendance:kiosk")
         return super().get_default_redirect_url()
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.sign_in_wait is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.sign_in_wait.seconds)
+        return response

@@ -3,6 +3,7 @@ from django.db import models
 
 from attendance.cameras import camera_device
 from attendance.models import Camera, CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
+from attendx.forms import ModelKeysField
 
 
 @admin.register(Group)
@@ -10,6 +11,7 @@ class GroupAdmin(admin.ModelAdmin):
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name", "description", "members__username", "members__last_name")
     filter_horizontal = ("members",)
+    formfield_overrides = {models.ManyToManyField: {"form_class": ModelKeysField}}
 
     @admin.display(description="Members")
     def member_count(self, group):

@@ -127,11 +127,10 @@ class CameraWorker:
         seen = (image_digest(frame), sessions)
         if seen == self._last_seen:
             return Poll(Outcome.UNCHANGED)
-        image = decode_upload(frame)
+        image = decode_upload(frame, frame=True)
         try:
             result = check_in_by_face(
                 image=image,
-                frame=frame,
                 device=self.device,
                 location=self.camera.location,
                 method=Method.CAMERA,

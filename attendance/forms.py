@@ -1,34 +1,58 @@
-from django import forms
+from datetime import timedelta
 
-from attendance.models import Group, Status
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from attendance.models import Group, Session, Status
+from attendx.forms import DayField, ModelKeyField
 
 
 class CheckInForm(forms.Form):
     image = forms.FileField()
-    session = forms.CharField(required=False)
+    session = ModelKeyField(queryset=Session.objects.select_related("group"), required=False)
 
 
 class ManualMarkForm(forms.Form):
-    person = forms.CharField()
+    person = ModelKeyField(queryset=get_user_model().objects.all())
     status = forms.ChoiceField(choices=[*Status.choices, ("unmark", "Not marked")])
     note = forms.CharField(required=False, max_length=200)
 
 
-class ExportForm(forms.Form):
-    group = forms.ModelChoiceField(queryset=Group.objects.all(), required=False, empty_label="All groups")
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+class DayRangeForm(forms.Form):
+    """From ``start`` to ``end``, both included, at most about a year."""
+
+    MAX_DAYS = 366
+    too_long = "Choose at most one year at a time."
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
-            raise forms.ValidationError("The start date must come before the end date.")
-        if start and end and (end - start).days > 366:
-            raise forms.ValidationError("Export at most one year at a time.")
+            raise forms.ValidationError("The start date must come before the end date.", code="reversed")
+        if start and end and (end - start).days > self.MAX_DAYS:
+            raise forms.ValidationError(self.too_long, code="too_long")
         return cleaned
 
 
-class ChartRangeForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+class ExportForm(DayRangeForm):
+    group = ModelKeyField(queryset=Group.objects.all(), required=False, empty_label="All groups")
+    start = DayField()
+    end = DayField()
+    too_long = "Export at most one year at a time."
+
+
+class ChartRangeForm(DayRangeForm):
+    """The days of a group's chart; by default the last DEFAULT_DAYS days up to today."""
+
+    DEFAULT_DAYS = 30
+    start = DayField(required=False)
+    end = DayField(required=False)
+
+    def clean(self):
+        cleaned = self.cleaned_data
+        if "end" in cleaned and cleaned["end"] is None:
+            cleaned["end"] = timezone.localdate()
+        if "start" in cleaned and cleaned["start"] is None and cleaned.get("end"):
+            cleaned["start"] = cleaned["end"] - timedelta(days=self.DEFAULT_DAYS - 1)
+        return super().clean()

@@ -4,6 +4,7 @@ Rosters and reports are cached in Redis under a generation token that every chan
 bumps; without Redis they are computed on every request, and stay correct.
 """
 
+import hashlib
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from attendance.models import PendingCheckIn, Record, Session, Status
+from attendance.models import Group, PendingCheckIn, Record, Session, Status
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
 REPORTS = "attendance-reports"
@@ -81,9 +82,47 @@ def roster_for_session(session: Session, *, moment: datetime | None = None) -> l
     return _cached(f"roster:{session.pk}:{phase}", lambda: _roster(session, moment))
 
 
+SUMMARY_STATUSES = (Status.PRESENT, Status.LATE, Status.EXCUSED, ABSENT, EXPECTED)
+
+
 def roster_summary(lines: list[dict]) -> dict[str, int]:
     counts = Counter(line["status"] for line in lines)
-    return {status: counts.get(status, 0) for status in (Status.PRESENT, Status.LATE, Status.EXCUSED, ABSENT, EXPECTED)}
+    return {status: counts.get(status, 0) for status in SUMMARY_STATUSES}
+
+
+def _summaries(sessions: list[Session], moment: datetime) -> dict[str, dict[str, int]]:
+    """Roster counts of many sessions from two queries, not one roster per session."""
+    group_ids = {session.group_id for session in sessions}
+    members = defaultdict(set)
+    for group_id, person_id in Group.members.through.objects.filter(group_id__in=group_ids).values_list(
+        "group_id", "user_id"
+    ):
+        members[group_id].add(person_id)
+    records = defaultdict(list)
+    for session_id, person_id, status in Record.objects.filter(session__in=sessions).values_list(
+        "session_id", "person_id", "status"
+    ):
+        records[session_id].append((person_id, status))
+    summaries = {}
+    for session in sessions:
+        marked = records[session.pk]
+        counts = Counter(status for _, status in marked)
+        missing = len(members[session.group_id] - {person_id for person_id, _ in marked})
+        counts[ABSENT if session.has_ended(moment) else EXPECTED] += missing
+        summaries[str(session.pk)] = {status: counts.get(status, 0) for status in SUMMARY_STATUSES}
+    return summaries
+
+
+def day_summaries(day: date, *, moment: datetime | None = None) -> list[tuple[Session, dict[str, int]]]:
+    """Today's sessions in start order, each with its roster counts; one cache key for the whole day."""
+    moment = moment or timezone.now()
+    sessions = list(sessions_for_day(day).select_related("group").order_by("starts_at"))
+    # Keyed by the sessions themselves and which of them have ended (that turns "expected" into "absent").
+    signature = hashlib.sha256(
+        repr([(session.pk, session.group_id, session.has_ended(moment)) for session in sessions]).encode()
+    ).hexdigest()[:16]
+    summaries = _cached(f"day:{day}:{signature}", lambda: _summaries(sessions, moment))
+    return [(session, summaries[str(session.pk)]) for session in sessions]
 
 
 def day_start(day: date) -> datetime:

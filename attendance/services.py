@@ -27,7 +27,7 @@ from attendance.models import (
 )
 from attendance.selectors import bump_reports_generation
 from attendx.db import on_commit, run_in_transaction
-from faces.images import DecodedImage
+from faces.images import DecodedImage, encode_jpeg
 from faces.matching import Decision
 from faces.services import face_identify
 
@@ -106,7 +106,6 @@ def mark_arrival(*, session: Session, person, moment, method: str, distance=None
 def check_in_by_face(
     *,
     image: DecodedImage,
-    frame: bytes,
     device,
     session: Session | None = None,
     location: str | None = None,
@@ -117,6 +116,7 @@ def check_in_by_face(
     """Recognise every face in the frame and mark each accepted person once in their session.
 
     Without ``session``, every session running now is a candidate, or only those at ``location``.
+    A face sent to review keeps the frame as decoded, re-encoded as JPEG: never the uploaded bytes.
     """
     moment = moment or timezone.now()
     if idempotency_key:
@@ -136,6 +136,8 @@ def check_in_by_face(
     among = None if open_sessions else set().union(*rosters.values())
 
     identifications = face_identify(image=image, among=among)
+    reviewing = any(found.decision is Decision.REVIEW for found in identifications)
+    frame = encode_jpeg(image.rgb) if reviewing else b""
     saved_files = []
 
     def write() -> CheckInResult:
@@ -179,8 +181,7 @@ def check_in_by_face(
                     captured_at=moment,
                     expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
                 )
-                extension = {"PNG": "png", "WEBP": "webp"}.get(image.format, "jpg")
-                pending.frame.save(f"{image.digest}.{extension}", ContentFile(frame), save=False)
+                pending.frame.save(f"{image.digest}.jpg", ContentFile(frame), save=False)
                 saved_files.append(pending.frame.name)
                 pending.save()
                 entry.update(result="review", message="Not sure who this is: a staff member will check.")
@@ -274,11 +275,14 @@ def reject_pending(*, pending: PendingCheckIn, by) -> None:
 
 
 def _close(pending: PendingCheckIn, state: str, by) -> None:
-    pending.state, pending.reviewed_by, pending.reviewed_at = state, by, timezone.now()
-    pending.save(update_fields=["state", "reviewed_by", "reviewed_at"])
-    name = pending.frame.name
+    """Decide a review; its frame is deleted once that commits, and the row no longer names it."""
+    # The name is read from the row: run again after a conflict, this finds the instance already cleared.
+    name = PendingCheckIn.objects.filter(pk=pending.pk).values_list("frame", flat=True).first()
+    storage = pending.frame.storage
+    pending.state, pending.reviewed_by, pending.reviewed_at, pending.frame = state, by, timezone.now(), ""
+    pending.save(update_fields=["state", "reviewed_by", "reviewed_at", "frame"])
     if name:
-        on_commit(lambda: pending.frame.storage.delete(name))
+        on_commit(lambda: storage.delete(name))
 
 
 def purge_expired(*, moment=None) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -26,13 +26,21 @@ from attendance.services import (
     reject_pending,
     unmark,
 )
+from attendx import unavailable
+from attendx.body_limits import body_limit
+from attendx.forms import PageForm, error_status, error_text
 from attendx.ratelimit import ratelimit
+from attendx.unavailable import answered_unavailable
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.services import decode_upload
 from faces.storage import private_file_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RECOGNITION_RETRY_AFTER = 30
+
+
+def check_in_body_limit() -> int:
+    return settings.FACES["MAX_UPLOAD_BYTES"] + settings.REQUEST_BODY_OVERHEAD_BYTES
 
 
 def check_in_rate(group, request):
@@ -48,8 +56,12 @@ class CheckInRefused(Exception):
 def _check_in(request):
     """Validate a check-in request and run it; raise CheckInRefused with the status to answer."""
     form = CheckInForm(request.POST, request.FILES)
-    if not form.is_valid():
+    if form.has_error("image"):
         raise CheckInRefused(400, "no_image", "Send the photo as the `image` field of a multipart form.")
+    if form.has_error("session", "does_not_exist"):
+        raise CheckInRefused(404, "no_such_session", "That session does not exist.")
+    if form.has_error("session"):
+        raise CheckInRefused(400, "bad_session", "`session` must be a session's id, or left out.")
     key = request.headers.get("Idempotency-Key", "")
     if key and not IDEMPOTENCY_KEY.match(key):
         raise CheckInRefused(400, "bad_idempotency_key", "Idempotency-Key: 1-128 letters, digits or . _ : -")
@@ -58,26 +70,27 @@ def _check_in(request):
     if upload.size > limit:
         raise CheckInRefused(413, "too_large", f"Photos may be at most {limit / 1e6:.0f} MB.")
     data = upload.read()
-    session = None
-    if form.cleaned_data["session"]:
-        session = Session.objects.filter(pk=form.cleaned_data["session"]).select_related("group").first()
-        if session is None:
-            raise CheckInRefused(404, "no_such_session", "That session does not exist.")
     try:
-        image = decode_upload(data, filename=upload.name)
+        image = decode_upload(data, filename=upload.name, frame=True)
         return check_in_by_face(
-            image=image, frame=data, device=request.user, session=session, method=Method.FACE, idempotency_key=key
+            image=image,
+            device=request.user,
+            session=form.cleaned_data["session"],
+            method=Method.FACE,
+            idempotency_key=key,
         )
     except ImageRejected as error:
         raise CheckInRefused(error.status, error.code, error.message) from error
     except NoSessionRunning as error:
         raise CheckInRefused(409, "no_session", error.message) from error
     except RecognitionUnavailable as error:
+        answered_unavailable(request, unavailable.RECOGNITION, str(error))
         raise CheckInRefused(
             503, "recognition_unavailable", "Face recognition is unavailable right now.", RECOGNITION_RETRY_AFTER
         ) from error
 
 
+@body_limit(check_in_body_limit)
 @require_POST
 @check_in_devices_required
 @ratelimit(rate=check_in_rate, key="user", store_down="local")
@@ -95,6 +108,7 @@ def api_check_in(request):
     return response
 
 
+@body_limit(check_in_body_limit)
 @check_in_devices_required
 @ratelimit(rate=check_in_rate, key="user", store_down="local")
 def kiosk(request):
@@ -115,14 +129,21 @@ def kiosk(request):
     return render(request, "attendance/kiosk.html", context, status=result.status_code)
 
 
+def _refuse(request, form) -> int:
+    """Tell the person what was wrong with the input of a page; return the status to answer."""
+    messages.error(request, error_text(form))
+    return error_status(form)
+
+
 @staff_required
 def session_list(request):
+    form = PageForm(request.GET)
+    status = 200 if form.is_valid() else _refuse(request, form)
     today = timezone.localdate()
-    todays = selectors.sessions_for_day(today).select_related("group").order_by("starts_at")
-    past = Paginator(selectors.past_sessions(today).select_related("group"), 20).get_page(request.GET.get("page"))
-    rows = [(session, selectors.roster_summary(selectors.roster_for_session(session))) for session in todays]
-    context = {"today": today, "todays": rows, "past": past, "reviews": selectors.open_reviews().count()}
-    return render(request, "attendance/session_list.html", context)
+    past = Paginator(selectors.past_sessions(today).select_related("group"), 20).get_page(form.cleaned_data.get("page"))
+    todays = selectors.day_summaries(today)
+    context = {"today": today, "todays": todays, "past": past, "reviews": selectors.open_reviews().count()}
+    return render(request, "attendance/session_list.html", context, status=status)
 
 
 def _session(session_id):
@@ -131,7 +152,10 @@ def _session(session_id):
 
 @staff_required
 def session_detail(request, session_id):
-    session = _session(session_id)
+    return _session_page(request, _session(session_id))
+
+
+def _session_page(request, session, *, status=200):
     lines = selectors.roster_for_session(session)
     for line in lines:
         line["marked_at"] = parse_datetime(line["marked_at"]) if line["marked_at"] else None
@@ -142,7 +166,7 @@ def session_detail(request, session_id):
         "statuses": ManualMarkForm.base_fields["status"].choices,
         "changes": session.changes.select_related("person", "by")[:20],
     }
-    return render(request, "attendance/session_detail.html", context)
+    return render(request, "attendance/session_detail.html", context, status=status)
 
 
 @require_POST
@@ -151,10 +175,10 @@ def session_mark(request, session_id):
     session = _session(session_id)
     form = ManualMarkForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a person and a status.")
-        return redirect("attendance:session", session_id=session.pk)
-    person = get_object_or_404(get_user_model(), pk=form.cleaned_data["person"])
-    status = form.cleaned_data["status"]
+        if error_status(form) == 404:
+            raise Http404(error_text(form))
+        return _session_page(request, session, status=_refuse(request, form))
+    person, status = form.cleaned_data["person"], form.cleaned_data["status"]
     if status == "unmark":
         unmark(session=session, person=person, by=request.user)
         messages.success(request, f"{person} is no longer marked.")
@@ -204,7 +228,7 @@ def range_export(request):
     if not request.GET:
         return render(request, "attendance/export.html", {"form": form})
     if not form.is_valid():
-        return render(request, "attendance/export.html", {"form": form}, status=400)
+        return render(request, "attendance/export.html", {"form": form}, status=error_status(form))
     start, end, group = form.cleaned_data["start"], form.cleaned_data["end"], form.cleaned_data["group"]
     sessions = Session.objects.filter(
         starts_at__gte=selectors.day_start(start), starts_at__lt=selectors.day_start(end + timedelta(days=1))
@@ -268,14 +292,13 @@ def _chart(points: list[dict]) -> dict:
 @staff_required
 def group_detail(request, group_id):
     group = get_object_or_404(Group, pk=group_id)
-    form = ChartRangeForm(request.GET or None)
-    end = timezone.localdate()
-    start = end - timedelta(days=29)
-    if form.is_valid():
-        start = form.cleaned_data["start"] or start
-        end = form.cleaned_data["end"] or end
+    form = ChartRangeForm(request.GET)
+    if not form.is_valid():
+        status = _refuse(request, form)
+        return render(request, "attendance/group_detail.html", {"group": group, "form": form}, status=status)
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     points = selectors.daily_attendance_rates(group, start=start, end=end)
-    context = {"group": group, "points": points, "chart": _chart(points), "start": start, "end": end}
+    context = {"group": group, "form": form, "points": points, "chart": _chart(points), "start": start, "end": end}
     return render(request, "attendance/group_detail.html", context)
 
 
@@ -299,7 +322,4 @@ def review_decide(request, pending_id, decision):
 
 @staff_required
 def review_frame(request, pending_id):
-    pending = get_object_or_404(PendingCheckIn, pk=pending_id)
-    if not pending.frame.name:
-        return HttpResponse(status=404)
-    return private_file_response(pending.frame)
+    return private_file_response(get_object_or_404(PendingCheckIn, pk=pending_id).frame)

@@ -38,7 +38,8 @@ class RedisAvailability:
     def __init__(self, location: str):
         self.location = location
         self._lock = threading.Lock()
-        self._down_since: float | None = None
+        self._down_since: float | None = None  # this process's first failure of the outage
+        self._last_failure = 0.0
         self._retry_at = 0.0
 
     @property
@@ -50,9 +51,11 @@ class RedisAvailability:
 
     def record_failure(self, exc: BaseException) -> None:
         with self._lock:
-            self._retry_at = time.monotonic() + settings.REDIS_RETRY_INTERVAL
+            now = time.monotonic()
+            self._retry_at = now + settings.REDIS_RETRY_INTERVAL
+            self._last_failure = now
             if self._down_since is None:
-                self._down_since = time.monotonic()
+                self._down_since = now
                 logger.warning("%s: %s unreachable (%s)", FALLBACK_WARNING, self.location, exc)
 
     def record_success(self) -> None:
@@ -60,9 +63,18 @@ class RedisAvailability:
             return
         with self._lock:
             if self._down_since is not None:
-                outage = time.monotonic() - self._down_since
+                # The process only sees Redis when it asks: the outage ended between its last failure and
+                # now, which may be long after when the process is idle.
+                now = time.monotonic()
+                at_least, at_most = self._last_failure - self._down_since, now - self._down_since
                 self._down_since = None
-                logger.info("Redis at %s is back after %.1f s; caching resumed", self.location, outage)
+                logger.info(
+                    "Redis at %s is back; caching resumed. Seen from this process the outage lasted "
+                    "%.1f to %.1f s (from its first failed call to its last, and to this first success)",
+                    self.location,
+                    at_least,
+                    at_most,
+                )
 
 
 _availability: dict[str, RedisAvailability] = {}

@@ -17,7 +17,9 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django_ratelimit.core import _SIMPLE_KEYS, _get_window, _method_match, _split_rate, get_usage
 
+from attendx import unavailable
 from attendx.cache import REDIS_ERRORS, availability_for
+from attendx.unavailable import answered_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def too_many_requests(request, retry_after: int):
 
 
 def limiter_unavailable(request):
+    answered_unavailable(request, unavailable.RATE_LIMIT_STORE, "Redis cannot be reached")
     return _answer(
         request,
         status=503,
@@ -70,6 +73,7 @@ def _usage(request, *, group, fn, key, rate, method):
         state.record_failure(exc)
         return _UNAVAILABLE
     state.record_success()
+    unavailable.note_available(unavailable.RATE_LIMIT_STORE)
     if usage is not None and usage["time_left"] < 0:
         # django-ratelimit could not read the counter back.
         return _UNAVAILABLE
@@ -109,7 +113,9 @@ local_counter = LocalCounter()
 def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",), store_down="refuse"):
     """Limit a view; ``rate`` is django-ratelimit's (``"5/h"``, a callable or a dotted path).
 
-    ``store_down``: "refuse" answers 503 while Redis is down; "local" counts in this process instead.
+    Only requests whose method is in ``method`` (None: every method) are counted, or refused while the
+    store is down. ``store_down``: "refuse" answers 503 while Redis is down; "local" counts in this
+    process instead.
     """
     if store_down not in ("refuse", "local"):
         raise ValueError("store_down must be 'refuse' or 'local'")
@@ -117,6 +123,8 @@ def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",), store_dow
     def decorator(view):
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
+            if method is not None and request.method not in method:
+                return view(request, *args, **kwargs)  # not limited: the store is not even asked
             usage = _usage(request, group=group, fn=view, key=key, rate=rate, method=method)
             if usage is _UNAVAILABLE and store_down == "local":
                 usage = local_counter.usage(request, group=group, fn=view, key=key, rate=rate, method=method)

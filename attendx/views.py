@@ -7,8 +7,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from attendx import unavailable
 from attendx.cache import get_redis_client
 from attendx.db import is_reachable
+from attendx.unavailable import answered_unavailable
 from faces.weights import missing_weights
 
 
@@ -36,4 +38,9 @@ def readyz(request):
         "face_weights": "ok" if not missing else "missing: " + ", ".join(path.name for path in missing),
     }
     ready = checks["database"] == "ok" and not missing
+    if ready:
+        unavailable.note_available(unavailable.READINESS)
+    else:
+        failing = ", ".join(f"{name} {state}" for name, state in checks.items() if state != "ok" and name != "redis")
+        answered_unavailable(request, unavailable.READINESS, failing)
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)

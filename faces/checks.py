@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.core import checks
 
-from faces.engine import DETECTORS, MODEL_NAME, EngineConfig, EngineConfigError
+from faces.engine import DETECTORS, MODEL_NAME, EngineConfigError
 from faces.matching import Thresholds
+from faces.services import engine_config
 from faces.weights import INSTALL_COMMAND, missing_weights
 
 REQUIRED_KEYS = {
@@ -21,6 +22,8 @@ REQUIRED_KEYS = {
     "MAX_BRIGHTNESS",
     "MAX_UPLOAD_BYTES",
     "MAX_PIXELS",
+    "MAX_FRAME_PIXELS",
+    "MAX_DECODE_BYTES",
     "MAX_PHOTOS_PER_UPLOAD",
     "EMBEDDING_CACHE_TTL",
     "ENROLL_RATE",
@@ -38,13 +41,7 @@ def check_faces_settings(app_configs=None, **kwargs):
         return [checks.Error(f"settings.FACES lacks {', '.join(missing)}.", id="faces.E002")]
     errors = []
     try:
-        EngineConfig(
-            deepface_home=settings.DEEPFACE_HOME,
-            model_name=faces["MODEL"],
-            detector_backend=faces["DETECTOR"],
-            detect_max_side=faces["DETECT_MAX_SIDE"],
-            max_side=faces["MAX_SIDE"],
-        )
+        engine_config()
     except (EngineConfigError, TypeError) as error:
         errors.append(
             checks.Error(
@@ -59,7 +56,15 @@ def check_faces_settings(app_configs=None, **kwargs):
         errors.append(checks.Error(f"Face distance thresholds: {error}", id="faces.E004"))
     if not faces["MIN_BRIGHTNESS"] < faces["MAX_BRIGHTNESS"]:
         errors.append(checks.Error("FACES MIN_BRIGHTNESS must be below MAX_BRIGHTNESS.", id="faces.E005"))
-    for key in ("MIN_FACE_PX", "MAX_UPLOAD_BYTES", "MAX_PIXELS", "MAX_PHOTOS_PER_UPLOAD", "EMBEDDING_CACHE_TTL"):
+    for key in (
+        "MIN_FACE_PX",
+        "MAX_UPLOAD_BYTES",
+        "MAX_PIXELS",
+        "MAX_FRAME_PIXELS",
+        "MAX_DECODE_BYTES",
+        "MAX_PHOTOS_PER_UPLOAD",
+        "EMBEDDING_CACHE_TTL",
+    ):
         if not isinstance(faces[key], int) or faces[key] <= 0:
             errors.append(checks.Error(f"FACES {key} must be a positive integer.", id="faces.E006"))
     return errors

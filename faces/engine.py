@@ -102,6 +102,9 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class _Models:
+    """An engine's own models. dlib's detector and network keep working buffers inside the object, so
+    they serve one call at a time: two threads on one HOG detector corrupt the heap and find phantom faces."""
+
     dlib: ModuleType
     cv2: ModuleType
     hog: Any
@@ -140,8 +143,9 @@ def _load_models(config: EngineConfig) -> _Models:
             import dlib
             from deepface.modules import modeling
 
-            recognizer = modeling.build_model(task="facial_recognition", model_name=MODEL_NAME)
-            detector = modeling.build_model(task="face_detector", model_name="dlib")
+            # Fresh instances, not build_model()'s process-wide singletons: each engine guards its own.
+            recognizer = modeling.get_model_class(task="facial_recognition", model_name=MODEL_NAME)()
+            detector = modeling.get_model_class(task="face_detector", model_name="dlib")()
         except Exception as exc:
             raise EngineUnavailable(f"Face models failed to load: {exc}") from exc
     cascade = cv2.CascadeClassifier(_find_cascade(cv2)) if config.detector_backend == "opencv" else None
@@ -157,13 +161,17 @@ def _load_models(config: EngineConfig) -> _Models:
 
 
 class Engine:
-    """Detects and embeds faces. Models load once, on ``load()`` or first use, and are shared by every
-    engine in the process. Safe across threads, but dlib holds the GIL, so calls run one at a time.
+    """Detects and embeds faces. Models load once per engine, on ``load()`` or first use.
+
+    Safe to call from any number of threads: calls take turns on the engine's models. A second set of
+    models in one process bought no throughput when measured (dlib holds the GIL for most of a call;
+    docs/benchmarks.md, Concurrent kiosks): more throughput comes from more processes.
     """
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._models: _Models | None = None
+        self._in_use = threading.Lock()
 
     @property
     def pipeline_version(self) -> str:
@@ -176,24 +184,24 @@ class Engine:
     def load(self) -> None:
         self._loaded()
 
-    def detect_and_embed(self, rgb: np.ndarray) -> list[Face]:
-        """Every face in an RGB uint8 (H, W, 3) image; an empty list when there is none."""
-        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
-        models = self._loaded()
-        scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
-        work = np.ascontiguousarray(_resize(models.cv2, rgb, scale) if scale < 1 else rgb)
-        faces = [
-            self._face(models, work, rect, score, scale, rgb.shape[:2]) for rect, score in self._detect(models, work)
-        ]
-        return sorted(faces, key=lambda face: face.quality.size_px, reverse=True)
-
     def _loaded(self) -> _Models:
         if self._models is None:
             with _load_lock:
                 if self._models is None:
                     self._models = _load_models(self.config)
         return self._models
+
+    def detect_and_embed(self, rgb: np.ndarray) -> list[Face]:
+        """Every face in an RGB uint8 (H, W, 3) image; an empty list when there is none."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
+        models = self._loaded()
+        with self._in_use:
+            scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
+            work = np.ascontiguousarray(_resize(models.cv2, rgb, scale) if scale < 1 else rgb)
+            found = self._detect(models, work)
+            faces = [self._face(models, work, rect, score, scale, rgb.shape[:2]) for rect, score in found]
+        return sorted(faces, key=lambda face: face.quality.size_px, reverse=True)
 
     def _detect(self, models: _Models, work: np.ndarray) -> list[tuple[Any, float | None]]:
         """Face rectangles in ``work`` pixels, with the detector's score."""

@@ -43,3 +43,7 @@ class EnrollForm(forms.Form):
 
     def photos_to_enroll(self) -> list[Photo]:
         return [Photo(data=upload.read(), filename=upload.name) for upload in self.cleaned_data["photos"]]
+
+
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=100)

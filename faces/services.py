@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import IntegrityError
 
+from attendx import unavailable
 from attendx.cache import cache_get, cache_set
 from attendx.db import on_commit, run_in_transaction
 from faces.engine import Engine, EngineConfig, EngineUnavailable, FaceQuality
@@ -29,7 +30,7 @@ from faces.exceptions import (
     PoorQuality,
     RecognitionUnavailable,
 )
-from faces.images import DecodedImage, decode_photo
+from faces.images import DecodedImage, decode_photo, encode_jpeg
 from faces.matching import Decision, Match, Thresholds, decide
 from faces.models import FaceSample, Source
 from faces.selectors import bump_gallery_generation, enrolled_gallery
@@ -42,18 +43,21 @@ def _engine_for(config: EngineConfig) -> Engine:
     return Engine(config)
 
 
+def engine_config() -> EngineConfig:
+    """The engine the FACES settings ask for; raises EngineConfigError when they ask for the impossible."""
+    faces = settings.FACES
+    return EngineConfig(
+        deepface_home=str(settings.DEEPFACE_HOME),
+        model_name=faces["MODEL"],
+        detector_backend=faces["DETECTOR"],
+        detect_max_side=faces["DETECT_MAX_SIDE"],
+        max_side=faces["MAX_SIDE"],
+    )
+
+
 def get_engine() -> Engine:
     """The process's engine for the current settings; models load on first use, once."""
-    faces = settings.FACES
-    return _engine_for(
-        EngineConfig(
-            deepface_home=str(settings.DEEPFACE_HOME),
-            model_name=faces["MODEL"],
-            detector_backend=faces["DETECTOR"],
-            detect_max_side=faces["DETECT_MAX_SIDE"],
-            max_side=faces["MAX_SIDE"],
-        )
-    )
+    return _engine_for(engine_config())
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,17 @@ def thresholds() -> Thresholds:
     return Thresholds(accept=faces["ACCEPT_DISTANCE"], review=faces["REVIEW_DISTANCE"], margin=faces["MARGIN"])
 
 
-def decode_upload(data: bytes, *, filename: str = "") -> DecodedImage:
+def decode_upload(data: bytes, *, filename: str = "", frame: bool = False) -> DecodedImage:
+    """Decode an upload within the FACES limits; a check-in ``frame`` is held to MAX_FRAME_PIXELS."""
     faces = settings.FACES
-    return decode_photo(data, filename=filename, max_bytes=faces["MAX_UPLOAD_BYTES"], max_pixels=faces["MAX_PIXELS"])
+    return decode_photo(
+        data,
+        filename=filename,
+        max_bytes=faces["MAX_UPLOAD_BYTES"],
+        max_pixels=faces["MAX_FRAME_PIXELS"] if frame else faces["MAX_PIXELS"],
+        max_decode_bytes=faces["MAX_DECODE_BYTES"],
+        max_side=faces["MAX_SIDE"],
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +137,7 @@ def detect_faces(image: DecodedImage, *, remember: bool) -> list[DetectedFace]:
         found = get_engine().detect_and_embed(image.rgb)
     except EngineUnavailable as exc:
         raise RecognitionUnavailable(str(exc)) from exc
+    unavailable.note_available(unavailable.RECOGNITION)
     faces = [DetectedFace(box=face.box, quality=face.quality, embedding=face.embedding) for face in found]
     if remember and faces:
         remember_faces(image.digest, faces)
@@ -157,6 +170,7 @@ class _Accepted:
     photo: Photo
     image: DecodedImage
     face: DetectedFace
+    jpeg: bytes  # what is stored: the decoded pixels, re-encoded; never the uploaded bytes
 
 
 def _quality_gate(face: DetectedFace) -> None:
@@ -191,7 +205,7 @@ def _check_photo(person, photo: Photo, seen_digests: set[str]) -> _Accepted:
         other = get_user_model().objects.get(pk=match.person)
         raise AlreadyEnrolled(matched_person=other, distance=match.distance)
     seen_digests.add(image.digest)
-    return _Accepted(photo=photo, image=image, face=face)
+    return _Accepted(photo=photo, image=image, face=face, jpeg=encode_jpeg(image.rgb))
 
 
 def _describe(sample: FaceSample, face: DetectedFace) -> None:
@@ -211,7 +225,7 @@ def _new_sample(person, accepted: _Accepted, *, source: str, enrolled_by) -> Fac
     sample = FaceSample(
         person=person,
         digest=accepted.image.digest,
-        image_format=accepted.image.format,
+        image_format="JPEG",
         source=source,
         enrolled_by=enrolled_by,
     )
@@ -251,7 +265,7 @@ def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD,
         samples = []
         for item in accepted:
             sample = _new_sample(person, item, source=source, enrolled_by=enrolled_by)
-            sample.image.save(item.image.digest, ContentFile(item.photo.data), save=False)
+            sample.image.save(item.image.digest, ContentFile(item.jpeg), save=False)
             written.append(sample.image.name)
             sample.save()
             samples.append(sample)

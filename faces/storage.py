@@ -5,8 +5,12 @@ is asking.
 """
 
 import mimetypes
+import re
+from pathlib import PurePosixPath
 
 from django.core.files.storage import FileSystemStorage
+
+UNSAFE_FILENAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class PrivateFaceStorage(FileSystemStorage):
@@ -24,11 +28,25 @@ def private_face_storage():
 
 
 def private_file_response(field_file, content_type: str | None = None):
-    """Stream a privately stored file to a user a view has already checked: never cached, never sniffed."""
-    from django.http import FileResponse
+    """Stream a privately stored file to a user a view has already checked: never cached, never sniffed.
 
+    Shown inline under a safe name, sandboxed, and not embeddable by other sites: should a stored file
+    ever carry markup, a browser opening it directly runs nothing.
+    404 when the row names no file, or a file that is gone from the disk.
+    """
+    from django.http import FileResponse, Http404
+
+    if not field_file.name:
+        raise Http404("No file.")
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is gone.") from None
     content_type = content_type or mimetypes.guess_type(field_file.name)[0] or "application/octet-stream"
-    response = FileResponse(field_file.open("rb"), content_type=content_type)
+    safe_name = UNSAFE_FILENAME_CHARACTERS.sub("_", PurePosixPath(field_file.name).name)
+    response = FileResponse(handle, content_type=content_type, filename=safe_name)
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response

@@ -9,14 +9,23 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from attendx import unavailable
+from attendx.body_limits import body_limit
+from attendx.forms import error_status, error_text
 from attendx.ratelimit import ratelimit
+from attendx.unavailable import answered_unavailable
 from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
-from faces.forms import EnrollForm
+from faces.forms import EnrollForm, PeopleSearchForm
 from faces.models import FaceSample
 from faces.services import PhotosRefused, face_enroll, face_sample_delete
 from faces.storage import private_file_response
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+def enroll_body_limit() -> int:
+    faces = settings.FACES
+    return faces["MAX_UPLOAD_BYTES"] * faces["MAX_PHOTOS_PER_UPLOAD"] + settings.REQUEST_BODY_OVERHEAD_BYTES
 
 
 def enroll_rate(group, request):
@@ -59,7 +68,8 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
     except PhotosRefused as error:
         context["refusals"] = _refusal_lines(error, for_staff=request.user.is_staff_member)
         return render(request, template, context, status=error.status)
-    except RecognitionUnavailable:
+    except RecognitionUnavailable as error:
+        answered_unavailable(request, unavailable.RECOGNITION, str(error))
         context["unavailable"] = True
         response = render(request, template, context, status=503)
         response["Retry-After"] = "60"
@@ -69,6 +79,7 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
     return redirect(request.path)
 
 
+@body_limit(enroll_body_limit)
 @ratelimit(rate=enroll_rate, key="user")
 def enroll_self(request):
     if request.user.is_kiosk:
@@ -76,6 +87,7 @@ def enroll_self(request):
     return _enroll_page(request, request.user)
 
 
+@body_limit(enroll_body_limit)
 @staff_member_required
 @ratelimit(rate=staff_enroll_rate, key="user")
 def enroll_person(request, person_id):
@@ -85,14 +97,19 @@ def enroll_person(request, person_id):
 
 @staff_member_required
 def people(request):
-    query = request.GET.get("q", "").strip()
+    form = PeopleSearchForm(request.GET)
+    status = 200
+    if not form.is_valid():
+        messages.error(request, error_text(form))
+        status = error_status(form)
+    query = form.cleaned_data.get("q", "")
     people = get_user_model().objects.filter(is_active=True).exclude(role="kiosk")
     if query:
         people = people.filter(
             Q(username__icontains=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
         )
     people = people.annotate(sample_count=Count("face_samples"))[:200]
-    return render(request, "faces/people.html", {"people": people, "query": query})
+    return render(request, "faces/people.html", {"people": people, "query": query}, status=status)
 
 
 def _visible_sample(request, sample_id) -> FaceSample:

@@ -238,3 +238,17 @@ def run_together(*functions) -> list:
     for thread in threads:
         thread.join(timeout=120)
     return outcomes
+
+
+def other_shape_key() -> str:
+    """A key of the other database's shape (attendx.keys): never a key here."""
+    from django.db import connection
+
+    return "1" if connection.vendor == "mongodb" else "0123456789abcdef01234567"
+
+
+def missing_key() -> str:
+    """A key of this database's shape that names nothing."""
+    from django.db import connection
+
+    return "f" * 24 if connection.vendor == "mongodb" else "999999999"

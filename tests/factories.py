@@ -1,6 +1,10 @@
+import io
+
 import factory
+from PIL import Image
 
 from accounts.models import Role, User
+from faces.models import FaceSample
 
 PASSWORD = "correct horse battery staple"
 
@@ -21,3 +25,30 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+def tiny_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "gray").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+class FaceSampleFactory(factory.django.DjangoModelFactory):
+    """A sample as enrollment stores it (a photo on disk, a tagged embedding), without the face engine."""
+
+    class Meta:
+        model = FaceSample
+
+    person = factory.SubFactory(UserFactory)
+    image = factory.django.FileField(filename="face.jpg", data=tiny_jpeg())
+    image_format = "JPEG"
+    digest = factory.Sequence(lambda n: f"{n:064x}")
+    embedding = b"\x00\x00\x80\x3f\x00\x00\x00\x00"  # float32 [1, 0]
+    dimensions = 2
+    model_name = "Dlib"
+    detector_backend = "dlib"
+    pipeline_version = "test"
+    box = factory.LazyFunction(lambda: [0, 0, 8, 8])
+    face_size = 8
+    sharpness = 50.0
+    brightness = 100.0

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: over-limit bodies are refused by their Content-Length.
+    "attendx.body_limits.RequestBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,13 +117,20 @@ KIOSK_ALLOWED_URL_NAMES = [
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Login brute force: counted in the database, so the limit holds when Redis is down.
+# Login brute force: counted in the database, so the limit holds when Redis is down. Every spelling of
+# a login is counted under its account's username (accounts.lockout; docs/operations.md, "Sign-in lockout").
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.lockout.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# Across addresses: from this many failures for one account within the cool-off, each attempt waits
+# BASE seconds after the account's last failure, doubling with every further failure, at most MAX.
+SIGN_IN_THROTTLE_FAILURES = env.int("SIGN_IN_THROTTLE_FAILURES", default=10)
+SIGN_IN_THROTTLE_BASE_SECONDS = env.float("SIGN_IN_THROTTLE_BASE_SECONDS", default=1.0)
+SIGN_IN_THROTTLE_MAX_SECONDS = env.float("SIGN_IN_THROTTLE_MAX_SECONDS", default=300.0)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
@@ -199,13 +208,23 @@ FACES = {
     "MIN_BRIGHTNESS": env.float("FACES_MIN_BRIGHTNESS", default=40.0),
     "MAX_BRIGHTNESS": env.float("FACES_MAX_BRIGHTNESS", default=220.0),
     "MAX_UPLOAD_BYTES": env.int("FACES_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024),
-    "MAX_PIXELS": env.int("FACES_MAX_PIXELS", default=40_000_000),
+    # Declared pixels of an enrollment photo and of a check-in frame (a 4K camera snapshot is 8.3 MP);
+    # Pillow refuses anything over 89 MP regardless. JPEGs decode at reduced scale; PNG, WebP and
+    # progressive JPEG decode at full size, so they are also held to MAX_DECODE_BYTES of working memory
+    # (PNG 21 MP, WebP 5.2 MP, progressive JPEG 14-28 MP): see docs/benchmarks.md, "Decoding memory".
+    "MAX_PIXELS": env.int("FACES_MAX_PIXELS", default=64_000_000),
+    "MAX_FRAME_PIXELS": env.int("FACES_MAX_FRAME_PIXELS", default=9_000_000),
+    "MAX_DECODE_BYTES": env.int("FACES_MAX_DECODE_BYTES", default=80 * 1024 * 1024),
     "MAX_PHOTOS_PER_UPLOAD": env.int("FACES_MAX_PHOTOS_PER_UPLOAD", default=10),
     "EMBEDDING_CACHE_TTL": env.int("FACES_EMBEDDING_CACHE_TTL", default=7 * 24 * 3600),
     "ENROLL_RATE": env("FACES_ENROLL_RATE", default="5/h"),
     "STAFF_ENROLL_RATE": env("FACES_STAFF_ENROLL_RATE", default="120/h"),
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACES["MAX_UPLOAD_BYTES"] + 1
+# Request bodies (attendx.body_limits): pages accept this much; check-ins one photo, enrollment a batch.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
+# Room for the multipart framing and the other fields of a form around its photos.
+REQUEST_BODY_OVERHEAD_BYTES = 64 * 1024
 
 ATTENDANCE = {
     # Check-in opens this many minutes before a session starts.
@@ -228,9 +247,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"quiet_intended_503": {"()": "attendx.unavailable.QuietIntendedUnavailable"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Intended 503s are logged once per cause by attendx.unavailable, not on every request.
+        "django.request": {"filters": ["quiet_intended_503"]},
         "attendx": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "accounts": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "faces": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},

@@ -181,6 +181,17 @@ def test_errors_back_off_up_to_the_cap_and_a_good_frame_resets(
     assert len(recognitions) == 1  # the garbage was refused before recognition
 
 
+def test_a_snapshot_over_the_frame_pixel_limit_is_refused_before_recognition(
+    camera, go2rtc, classroom, shared_photos, recognitions, settings
+):
+    settings.FACES = {**settings.FACES, "MAX_FRAME_PIXELS": 500_000}
+    go2rtc.play("entrance", shared_photos["angelina_jolie/05.jpg"].data)  # 750x1050, a photo's limit would pass
+    poll = CameraWorker(camera).poll_once()
+    assert poll.outcome is Outcome.ERROR
+    assert poll.error == "The image is 750x1050 pixels; photos may have at most 0.5 megapixels."
+    assert recognitions == [] and not Record.objects.exists()
+
+
 @pytest.mark.parametrize("trouble", ["refused", "unknown stream", "timeout", "recognition unavailable"])
 def test_no_error_escapes_a_poll(trouble, camera, go2rtc, classroom, shared_photos, settings, tmp_path):
     settings.ATTENDANCE = {**settings.ATTENDANCE, "CAMERA_TIMEOUT_SECONDS": 0.3}

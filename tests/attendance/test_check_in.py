@@ -6,12 +6,13 @@ import uuid
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import reverse
 
 from attendance.models import CheckInRequest, PendingCheckIn, Record
 from attendance.services import check_in_by_face
 from faces.services import decode_upload
 from tests.attendance.conftest import make_session
-from tests.conftest import run_together
+from tests.conftest import missing_key, other_shape_key, run_together
 from tests.faces import variants
 from tests.factories import UserFactory
 
@@ -98,8 +99,48 @@ def test_a_face_in_the_review_band_waits_for_staff(kiosk_client, classroom, shar
     assert face["decision"] == "review" and face["result"] == "review" and face["person"] is None
     pending = PendingCheckIn.objects.get()
     assert pending.candidate == classroom.people["deepface_p02"] and pending.state == "pending"
-    assert pending.frame.read() == shared_photos["deepface_p02/02.jpg"].data
+    stored = pending.frame.read()
+    assert stored != shared_photos["deepface_p02/02.jpg"].data and pending.frame.name.endswith(".jpg")
+    assert variants.as_image(stored).format == "JPEG" and variants.as_image(stored).size == (560, 415)
     assert not Record.objects.exists()
+
+
+def test_a_review_frame_is_stored_without_what_was_hidden_in_the_upload(kiosk_client, staff, classroom, shared_photos):
+    frame = variants.as_image(shared_photos["deepface_p02/02.jpg"].data).convert("RGB")
+    trapped = variants.booby_trapped_jpeg(frame)
+    assert len(variants.injected_bytes_in(trapped)) == 5
+    [face] = check_in(kiosk_client, trapped).json()["faces"]
+    assert face["result"] == "review"
+    stored = PendingCheckIn.objects.get().frame.read()
+    assert variants.injected_bytes_in(stored) == []
+    assert stored.startswith(b"\xff\xd8") and stored.endswith(b"\xff\xd9")
+    reopened = variants.as_image(stored)
+    assert reopened.format == "JPEG" and not reopened.getexif()
+    assert reopened.size == frame.size  # upright, as EXIF asked
+    reviewer = Client()
+    reviewer.force_login(staff)
+    response = reviewer.get(reverse("attendance:review-frame", args=[PendingCheckIn.objects.get().pk]))
+    assert b"".join(response.streaming_content) == stored
+    assert response["Content-Type"] == "image/jpeg" and response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith('inline; filename="') and "/" not in disposition
+
+
+def test_a_frame_over_the_frame_pixel_limit_is_413_and_leaves_nothing(
+    kiosk_client, classroom, shared_photos, _media_root
+):
+    files_before = sorted(path for path in _media_root.rglob("*") if path.is_file())
+    frame = variants.jpeg(variants.as_image(shared_photos["amy_adams/01.jpg"].data).resize((4000, 3000)))
+    response = check_in(kiosk_client, frame)
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "too_many_pixels",
+        "detail": "The image is 4000x3000 pixels; photos may have at most 9 megapixels.",
+    }
+    assert not Record.objects.exists() and not PendingCheckIn.objects.exists()
+    assert not CheckInRequest.objects.exists()
+    assert sorted(path for path in _media_root.rglob("*") if path.is_file()) == files_before
 
 
 def test_an_idempotency_key_replays_the_same_answer(kiosk_client, classroom, shared_photos):
@@ -118,7 +159,7 @@ def test_an_idempotency_key_replays_the_same_answer(kiosk_client, classroom, sha
 def test_two_kiosks_at_the_same_second_make_one_record(classroom, shared_photos, user_factory):
     devices = [user_factory(role="kiosk"), user_factory(role="kiosk")]
     image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
-    results = run_together(*[lambda d=d: check_in_by_face(image=image, frame=b"", device=d) for d in devices])
+    results = run_together(*[lambda d=d: check_in_by_face(image=image, device=d) for d in devices])
     assert sorted(result.status_code for result in results) == [200, 201], results
     assert Record.objects.count() == 1
 
@@ -127,7 +168,7 @@ def test_concurrent_retries_with_one_key_make_one_record(classroom, shared_photo
     image = decode_upload(shared_photos["joe_biden/02.jpg"].data)
 
     def retry():
-        return check_in_by_face(image=image, frame=b"", device=kiosk, idempotency_key="same-key")
+        return check_in_by_face(image=image, device=kiosk, idempotency_key="same-key")
 
     results = run_together(retry, retry, retry)
     assert len({str(r.body) for r in results}) == 1, results
@@ -242,3 +283,34 @@ def test_kiosk_frames_are_not_kept_in_the_embedding_cache(kiosk_client, classroo
     frame = variants.jpeg(variants.fit(shared_photos["amy_adams/01.jpg"].data, longest=640), quality=84)
     assert check_in(kiosk_client, frame).status_code == 201
     assert get_redis_client().count_pattern("emb:*") == before
+
+
+MALFORMED_SESSIONS = ["abc", "1.5", "-1", "99999999999999999999", "１２", "x" * 10_000, "other-shape"]
+
+
+@pytest.mark.parametrize("session", MALFORMED_SESSIONS)
+def test_a_malformed_session_is_400_bad_session(kiosk_client, lesson, session):
+    session = other_shape_key() if session == "other-shape" else session
+    response = kiosk_client.post(API, {"image": SimpleUploadedFile("f.jpg", b"x"), "session": session})
+    assert response.status_code == 400
+    assert response.json() == {"error": "bad_session", "detail": "`session` must be a session's id, or left out."}
+
+
+def test_a_session_that_does_not_exist_is_404(kiosk_client, lesson):
+    response = kiosk_client.post(API, {"image": SimpleUploadedFile("f.jpg", b"x"), "session": missing_key()})
+    assert response.status_code == 404 and response.json()["error"] == "no_such_session"
+
+
+@pytest.mark.parametrize("session", MALFORMED_SESSIONS)
+def test_the_kiosk_page_refuses_a_malformed_session_with_400(kiosk_client, lesson, session):
+    session = other_shape_key() if session == "other-shape" else session
+    response = kiosk_client.post("/attendance/kiosk/", {"image": SimpleUploadedFile("f.jpg", b"x"), "session": session})
+    assert response.status_code == 400
+    assert "must be a session&#x27;s id" in response.content.decode()
+
+
+def test_the_kiosk_page_answers_404_for_a_session_that_does_not_exist(kiosk_client, lesson):
+    payload = {"image": SimpleUploadedFile("f.jpg", b"x"), "session": missing_key()}
+    response = kiosk_client.post("/attendance/kiosk/", payload)
+    assert response.status_code == 404
+    assert "That session does not exist." in response.content.decode()

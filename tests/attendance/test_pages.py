@@ -12,6 +12,7 @@ from attendance.models import PendingCheckIn, Record, RecordChange
 from attendance.services import check_in_by_face, mark_manually
 from faces.services import decode_upload
 from tests.attendance.conftest import make_session
+from tests.conftest import missing_key, other_shape_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +24,7 @@ def staff_client(client, staff):
 
 
 def face_check_in(photo, device):
-    return check_in_by_face(image=decode_upload(photo.data), frame=photo.data, device=device)
+    return check_in_by_face(image=decode_upload(photo.data, frame=True), device=device)
 
 
 def test_the_roster_shows_present_late_absent_and_excused(staff_client, classroom, shared_photos, kiosk, staff):
@@ -62,12 +63,13 @@ def test_review_approve_creates_the_record(staff_client, staff, classroom, share
     assert "Deepface P02?" in page.content.decode()
     frame = staff_client.get(reverse("attendance:review-frame", args=[pending.pk]))
     assert frame.status_code == 200 and frame["Content-Type"] == "image/jpeg"
+    frame_name = pending.frame.name
     staff_client.post(reverse("attendance:review-approve", args=[pending.pk]))
     record = Record.objects.get()
     assert record.person == classroom.people["deepface_p02"] and record.marked_by == staff
     pending.refresh_from_db()
     assert pending.state == "approved" and pending.reviewed_by == staff
-    assert not pending.frame.storage.exists(pending.frame.name)
+    assert pending.frame.name == "" and not pending.frame.storage.exists(frame_name)
 
 
 def test_review_reject_records_nothing(staff_client, classroom, shared_photos, kiosk):
@@ -229,6 +231,128 @@ def test_an_approved_camera_sighting_keeps_its_method(staff, classroom, shared_p
     from attendance.services import approve_pending
 
     photo = shared_photos["deepface_p02/02.jpg"]
-    check_in_by_face(image=decode_upload(photo.data), frame=photo.data, device=kiosk, method=Method.CAMERA)
+    check_in_by_face(image=decode_upload(photo.data, frame=True), device=kiosk, method=Method.CAMERA)
     record = approve_pending(pending=PendingCheckIn.objects.get(), by=staff)
     assert record.method == "camera" and record.marked_by == staff
+
+
+# Bad input answers 400 (wrong shape, with a message) or 404 (a well-formed key that names nothing), never 500.
+
+
+MALFORMED_KEYS = ["abc", "1.5", "-1", "99999999999999999999", "１２", "1 OR 1=1", "x" * 10_000]
+
+
+@pytest.mark.parametrize("person", [*MALFORMED_KEYS, "other-shape"])
+def test_a_manual_mark_for_a_malformed_person_is_400(staff_client, lesson, person):
+    person = other_shape_key() if person == "other-shape" else person
+    url = reverse("attendance:session-mark", args=[lesson.pk])
+    response = staff_client.post(url, {"person": person, "status": "present"})
+    assert response.status_code == 400
+    assert "Not a valid id." in response.content.decode()
+    assert not Record.objects.exists()
+
+
+def test_a_manual_mark_for_nobody_is_404(staff_client, lesson):
+    url = reverse("attendance:session-mark", args=[lesson.pk])
+    response = staff_client.post(url, {"person": missing_key(), "status": "present"})
+    assert response.status_code == 404
+    assert not Record.objects.exists()
+
+
+def test_a_manual_mark_with_a_bad_status_is_400(staff_client, lesson, member):
+    url = reverse("attendance:session-mark", args=[lesson.pk])
+    response = staff_client.post(url, {"person": member.pk, "status": "gone fishing"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+@pytest.mark.parametrize(("start", "end"), [("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-02")])
+def test_an_export_beyond_the_calendar_is_400(staff_client, start, end):
+    response = staff_client.get(reverse("attendance:export"), {"start": start, "end": end})
+    assert response.status_code == 400
+    assert "Choose a day from 2000-01-01 to 2099-12-31." in response.content.decode()
+
+
+@pytest.mark.parametrize("group", [*MALFORMED_KEYS, "other-shape"])
+def test_an_export_of_a_malformed_group_is_400(staff_client, group):
+    group = other_shape_key() if group == "other-shape" else group
+    query = {"start": "2026-01-01", "end": "2026-01-31", "group": group}
+    response = staff_client.get(reverse("attendance:export"), query)
+    assert response.status_code == 400
+    assert "Not a valid id." in response.content.decode()
+
+
+def test_an_export_of_a_group_that_does_not_exist_is_404(staff_client):
+    query = {"start": "2026-01-01", "end": "2026-01-31", "group": missing_key()}
+    response = staff_client.get(reverse("attendance:export"), query)
+    assert response.status_code == 404
+    assert "That group does not exist." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"start": "9999-12-31", "end": "9999-12-31"}, "Choose a day from 2000-01-01 to 2099-12-31."),
+        ({"end": "9999-12-31"}, "Choose a day from 2000-01-01 to 2099-12-31."),
+        ({"start": "yesterday"}, "Enter a valid date."),
+        ({"start": "2026-02-01", "end": "2026-01-01"}, "The start date must come before the end date."),
+        ({"start": "2024-01-01", "end": "2026-01-01"}, "Choose at most one year at a time."),
+    ],
+)
+def test_a_group_chart_for_bad_days_is_400_with_the_reason(staff_client, lesson, query, message):
+    response = staff_client.get(reverse("attendance:group", args=[lesson.group.pk]), query)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_a_group_chart_defaults_to_the_last_30_days(staff_client, lesson):
+    response = staff_client.get(reverse("attendance:group", args=[lesson.group.pk]))
+    today = timezone.localdate()
+    assert response.status_code == 200
+    assert response.context["start"] == today - timedelta(days=29) and response.context["end"] == today
+    since = staff_client.get(reverse("attendance:group", args=[lesson.group.pk]), {"end": "2026-03-31"})
+    assert since.context["start"].isoformat() == "2026-03-02"
+
+
+@pytest.mark.parametrize("page", ["abc", "1.5", "0", "-1", "9" * 5000])
+def test_a_malformed_page_of_sessions_is_400(staff_client, page):
+    response = staff_client.get(reverse("attendance:sessions"), {"page": page})
+    assert response.status_code == 400
+    assert "Page:" in response.content.decode()
+
+
+def test_a_page_of_sessions_past_the_end_is_the_last_page(staff_client):
+    response = staff_client.get(reverse("attendance:sessions"), {"page": "99999999999999999999"})
+    assert response.status_code == 200
+
+
+def pending_review(session, person, device) -> PendingCheckIn:
+    from django.core.files.base import ContentFile
+
+    pending = PendingCheckIn(
+        session=session,
+        candidate=person,
+        distance=0.08,
+        box=[0, 0, 10, 10],
+        device=device,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    pending.frame.save("frame.jpg", ContentFile(b"a frame"), save=False)
+    pending.save()
+    return pending
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decided_reviews_frame_is_gone_404(staff_client, lesson, member, kiosk, decision):
+    pending = pending_review(lesson, member, kiosk)
+    name = pending.frame.name
+    assert staff_client.post(reverse(f"attendance:review-{decision}", args=[pending.pk])).status_code == 302
+    pending.refresh_from_db()
+    assert pending.frame.name == "" and not pending.frame.storage.exists(name)
+    assert staff_client.get(reverse("attendance:review-frame", args=[pending.pk])).status_code == 404
+
+
+def test_a_reviews_frame_missing_from_the_disk_is_404(staff_client, lesson, member, kiosk):
+    pending = pending_review(lesson, member, kiosk)
+    pending.frame.storage.delete(pending.frame.name)
+    assert staff_client.get(reverse("attendance:review-frame", args=[pending.pk])).status_code == 404

@@ -49,3 +49,39 @@ def test_the_roster_page_uses_the_cache(client, staff, classroom):
     url = reverse("attendance:session", args=[classroom.session.pk])
     assert client.get(url).status_code == 200
     assert get_redis_client().count_pattern("report:*") == 1
+
+
+def test_a_busy_day_list_is_a_few_queries_and_one_report_key(
+    client, staff, user_factory, django_assert_max_num_queries
+):
+    """430 sessions today: the list counts every roster in bulk, and a check-in rewrites one key, not 860."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from attendance.models import Group, Record, Session, Status
+    from attendance.selectors import day_start, day_summaries
+
+    people = [user_factory() for _ in range(4)]
+    groups = [Group.objects.create(name=f"Class {n}") for n in range(43)]
+    for group in groups:
+        group.members.set(people[:3])
+    start = max(day_start(timezone.localdate()), timezone.now() - timedelta(hours=1))
+    Session.objects.bulk_create(
+        Session(group=groups[n % 43], title=f"S{n}", starts_at=start, ends_at=start + timedelta(hours=2))
+        for n in range(430)
+    )
+    first = Session.objects.order_by("pk").first()
+    Record.objects.create(session=first, person=people[0], status=Status.LATE)
+    Record.objects.create(session=first, person=people[3], status=Status.PRESENT)  # not a member: still counted
+    client.force_login(staff)
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("attendance:sessions"))
+    assert page.status_code == 200
+    summary = dict(day_summaries(timezone.localdate()))[first]
+    assert summary == {"present": 1, "late": 1, "excused": 0, "absent": 0, "expected": 2}
+    mark_manually(session=first, person=people[1], status="present", by=staff)
+    keys_before = get_redis_client().count_pattern("report:*")
+    assert client.get(reverse("attendance:sessions")).status_code == 200
+    assert get_redis_client().count_pattern("report:*") - keys_before <= 1
+    assert dict(day_summaries(timezone.localdate()))[first]["present"] == 2

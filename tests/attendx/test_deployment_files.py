@@ -1,5 +1,6 @@
-"""The deployment files: docker-compose.yml against the compose spec, and the Render blueprint."""
+"""The deployment files: docker-compose.yml against the compose spec, the Render blueprint, the README."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,15 @@ def test_the_dockerfile_runs_as_a_user_and_stages_weights_at_build_time():
     assert "USER attendx" in dockerfile
     assert "faces_install_weights" in dockerfile.split("USER attendx")[1]
     assert "--preload" not in dockerfile and "preload_app = False" in (ROOT / "gunicorn.conf.py").read_text()
+
+
+def test_every_manage_py_command_in_the_readme_runs_as_printed():
+    """Each `... manage.py NAME` in the README names the virtual environment's python and a real command."""
+    from django.core.management import get_commands
+
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"([^\s`]*python3?) manage\.py (\w+)", readme)
+    assert commands
+    for python, name in commands:
+        assert python == ".venv/bin/python", f"`{python} manage.py {name}` fails unless .venv is activated"
+        assert name in get_commands(), f"README names a command that does not exist: {name}"

@@ -5,15 +5,21 @@ it. Screenshots of every page go to test-results/e2e/ for people to look at.
 """
 
 import os
+import secrets
 import shutil
 import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests.attendance.conftest import classroom, enrolled_people  # noqa: F401 - shared fixtures
-from tests.conftest import FACES_DIR
+from tests.conftest import FACES_DIR, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-results" / "e2e"
@@ -104,3 +110,92 @@ def sign_in(page, base_url: str, username: str, password: str):
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def gunicorn_in_production(tmp_path: Path, *, check_deploy: bool = False, extra_env: dict | None = None):
+    """gunicorn with gunicorn.conf.py and production settings (DEBUG off, whitenoise, secure cookies) on
+    this test's database; yields the base URL (http://localhost:PORT). Its log is tmp_path/gunicorn.log.
+
+    Plain HTTP on loopback: clients say https through X-Forwarded-Proto, as a TLS proxy would.
+    """
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")},
+        "DJANGO_SETTINGS_MODULE": "attendx.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "CSRF_TRUSTED_ORIGINS": f"http://localhost:{port}",
+        "SQLITE_PATH": str(connection.settings_dict["NAME"]),
+        "MONGODB_NAME": str(connection.settings_dict["NAME"]),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
+        "REDIS_URL": settings.REDIS_URL,
+        **(extra_env or {}),
+    }
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True
+        )
+
+    if check_deploy:
+        check = manage("check", "--deploy", "--fail-level", "WARNING")
+        assert check.returncode == 0, check.stdout + check.stderr
+    collect = manage("collectstatic", "--noinput")
+    assert collect.returncode == 0, collect.stderr
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        + ["attendx.wsgi:application"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://localhost:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def sign_in_over_http(base: str, user) -> dict[str, str]:
+    """The session and CSRF cookies of ``user`` signed in through the login form of a production server."""
+    import requests
+    from django.test import override_settings
+
+    from tests.factories import PASSWORD
+
+    # The tests hash passwords with MD5 for speed; production only knows its real hashers.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        user.set_password(PASSWORD)
+        user.save()
+    headers = {"X-Forwarded-Proto": "https", "Origin": base}
+    # The cookies are Secure: requests would not send them back over plain HTTP, so they are passed by hand.
+    page = requests.get(f"{base}/accounts/login/", headers=headers, timeout=10)
+    token = page.cookies["csrftoken"]
+    form = {"username": user.username, "password": PASSWORD, "csrfmiddlewaretoken": token}
+    answer = requests.post(
+        f"{base}/accounts/login/",
+        data=form,
+        headers=headers,
+        cookies={"csrftoken": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return {"sessionid": answer.cookies["sessionid"], "csrftoken": token}

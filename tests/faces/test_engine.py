@@ -180,3 +180,59 @@ def test_deepface_is_imported_on_first_use_and_warning_filters_survive(deepface_
         "faces": 0,
         "filters_restored": True,
     }
+
+
+THREADS_PROBE = """
+import json, sys, threading
+import numpy as np
+from PIL import Image, ImageOps
+from faces.engine import Engine, EngineConfig
+
+home, threads, rounds, *names = sys.argv[1:]
+engine = Engine(EngineConfig(deepface_home=home))
+images = []
+for name in names:
+    with Image.open(name) as image:
+        images.append(np.asarray(ImageOps.exif_transpose(image).convert("RGB")))
+expected = [engine.detect_and_embed(rgb) for rgb in images]
+start = threading.Barrier(int(threads))
+wrong = []
+
+def work(offset):
+    start.wait()
+    for n in range(int(rounds)):
+        index = (offset + n) % len(images)
+        faces = engine.detect_and_embed(images[index])
+        same = len(faces) == len(expected[index]) and all(
+            a.box == b.box and np.allclose(a.embedding, b.embedding, atol=1e-6)
+            for a, b in zip(faces, expected[index])
+        )
+        if not same:
+            wrong.append((names[index], len(faces), len(expected[index])))
+
+workers = [threading.Thread(target=work, args=(i,)) for i in range(int(threads))]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+print(json.dumps({"calls": int(threads) * int(rounds), "wrong": wrong}))
+"""
+
+
+def test_engine_is_safe_across_threads_on_different_images(deepface_home: Path) -> None:
+    """Four threads share one engine, each on its own photo: every answer equals the one-thread answer.
+
+    In a subprocess, so that heap corruption in dlib (the failure this guards against) fails the test
+    instead of killing the test run.
+    """
+    names = [str(DATA / name) for name in ("angelina_jolie/01.jpg", "_group/multiface.jpg", "barack_obama/01.jpg")]
+    names.append(str(DATA / "_none/chelsea.png"))
+    result = subprocess.run(
+        [sys.executable, "-c", THREADS_PROBE, str(deepface_home), "4", "6", *names],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"the process died ({result.returncode}): {result.stderr[-2000:]}"
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"calls": 24, "wrong": []}

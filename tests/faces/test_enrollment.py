@@ -4,6 +4,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from attendx.cache import get_redis_client
 from faces.engine import Engine
@@ -63,7 +64,40 @@ def test_enroll_a_photo(member, embedding_cache, _media_root):
     assert sample.pipeline_version == current_pipeline().pipeline_version
     assert sample.vector.shape == (128,)
     assert sample.face_size > 80 and sample.sharpness > 0
-    assert (_media_root / sample.image.name).read_bytes() == photo.data
+    stored = (_media_root / sample.image.name).read_bytes()
+    assert stored != photo.data and sample.image_format == "JPEG" and sample.image.name.endswith(".jpg")
+    assert variants.as_image(stored).size == (947, 1280)  # shrunk from 1382x1868 to MAX_SIDE
+
+
+def test_the_stored_photo_is_the_decoded_pixels_without_what_was_hidden_in_the_upload(
+    member, staff, client, shared_photos, _media_root
+):
+    portrait = variants.fit(shared_photos["angelina_jolie/05.jpg"].data)
+    trapped = variants.booby_trapped_jpeg(portrait)
+    assert len(variants.injected_bytes_in(trapped)) == 5
+    [sample] = enroll(member, trapped)
+    assert sample.digest == hashlib.sha256(trapped).hexdigest()  # the cache key is still the upload's
+    stored = (_media_root / sample.image.name).read_bytes()
+    assert variants.injected_bytes_in(stored) == []
+    assert stored.startswith(b"\xff\xd8") and stored.endswith(b"\xff\xd9")
+    reopened = variants.as_image(stored)
+    assert reopened.format == "JPEG" and not reopened.getexif()
+    assert reopened.size == portrait.size  # upright, as EXIF asked
+    client.force_login(staff)
+    response = client.get(reverse("faces:sample-image", args=[sample.pk]))
+    assert b"".join(response.streaming_content) == stored
+    assert response["Content-Type"] == "image/jpeg" and response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert response["Content-Disposition"] == f'inline; filename="{sample.image.name.rsplit("/", 1)[-1]}"'
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_a_6000_px_photo_is_enrolled_from_at_most_1280_px(member, shared_photos, model_calls, _media_root):
+    huge = variants.upscaled_jpeg(shared_photos["angelina_jolie/03.jpg"].data, side=6000)
+    assert variants.as_image(huge).size == (6000, 6000)
+    [sample] = enroll(member, huge)
+    assert model_calls == [(1280, 1280, 3)]
+    assert variants.as_image((_media_root / sample.image.name).read_bytes()).size == (1280, 1280)
 
 
 def test_the_embedding_comes_back_from_the_database_bit_for_bit(member, embedding_cache):

@@ -115,6 +115,16 @@ def test_enrollment_posts_are_rate_limited(member_client, shared_photos, setting
     assert not FaceSample.objects.exists()
 
 
+def test_with_redis_down_the_enroll_pages_open_and_only_posts_wait(client, member, staff, redis_refused):
+    client.force_login(staff)
+    person_page = reverse("faces:enroll-person", args=[member.pk])
+    assert client.get(person_page).status_code == 200
+    client.force_login(member)
+    assert client.get(ENROLL).status_code == 200
+    refused = post_photos(client, ENROLL, upload(b"not a photo"))
+    assert refused.status_code == 503 and refused["Retry-After"]
+
+
 def test_recognition_unavailable_is_503(member_client, shared_photos, settings, tmp_path, _media_root):
     settings.DEEPFACE_HOME = tmp_path / "no-weights"
     fresh = variants.jpeg(variants.fit(shared_photos["amy_adams/01.jpg"].data), quality=88)
@@ -175,7 +185,7 @@ def test_photos_are_private(client, member, staff, user_factory, shared_photos, 
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert response["Cache-Control"] == "private, no-store"
-    assert b"".join(response.streaming_content) == shared_photos["angelina_jolie/01.jpg"].data
+    assert b"".join(response.streaming_content) == (settings.MEDIA_ROOT / sample.image.name).read_bytes()
     assert client.get("/media/" + sample.image.name).status_code == 404
     assert client.get("/faces/samples/abc/image/").status_code == 404
 

@@ -5,7 +5,7 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import ExifTags, Image, ImageEnhance, ImageFilter
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -56,6 +56,39 @@ def exif_rotated_jpeg(image: Image.Image) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6
     return encode(image.convert("RGB").transpose(Image.Transpose.ROTATE_90), "JPEG", quality=92, exif=exif)
+
+
+# What a booby-trapped JPEG carries: markup in a comment and after the end of the image, and a location.
+COMMENT_MARKUP = b"<script>alert('comment')</script>"
+TRAILING_MARKUP = b"<html><body><script>alert('trailer')</script></body></html>"
+GPS_MARK = "ATTENDX-GPS-AREA"
+
+
+def booby_trapped_jpeg(image: Image.Image) -> bytes:
+    """A real photo stored turned 90 degrees (EXIF says turn it back), with GPS, a comment and a trailer."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (52.0, 31.0, 12.5),
+        ExifTags.GPS.GPSAreaInformation: GPS_MARK,
+    }
+    turned = image.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    return encode(turned, "JPEG", quality=92, exif=exif, comment=COMMENT_MARKUP) + TRAILING_MARKUP
+
+
+def injected_bytes_in(data: bytes) -> list[bytes]:
+    return [mark for mark in (COMMENT_MARKUP, TRAILING_MARKUP, GPS_MARK.encode(), b"<script", b"Exif") if mark in data]
+
+
+def upscaled_jpeg(data: bytes, side: int = 6000) -> bytes:
+    """A real photo enlarged onto a ``side`` x ``side`` grey canvas: many pixels, few bytes."""
+    photo = as_image(data).convert("RGB")
+    scale = side / max(photo.size)
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (side, side), (128, 128, 128))
+    canvas.paste(photo, ((side - photo.width) // 2, (side - photo.height) // 2))
+    return encode(canvas, "JPEG", quality=85)
 
 
 def animated_png(image: Image.Image) -> bytes:
