@@ -1,4 +1,17 @@
-# AttendX: slim, non-root, face model weights staged at build time (nothing is downloaded at run time).
+# AttendX: slim, non-root, face model weights staged and dlib's network converted to ONNX at build time
+# (nothing is downloaded at run time). The conversion needs g++ and libdlib-dev: a stage of its own, so
+# the image keeps only the converted files.
+FROM python:3.11-slim-bookworm AS models
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ libdlib-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/production.txt
+COPY . .
+RUN DJANGO_SETTINGS_MODULE=attendx.settings.production SECRET_KEY=build-only ALLOWED_HOSTS=build \
+    DEEPFACE_HOME=/app/models python manage.py faces_install_weights
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,7 +32,8 @@ COPY requirements/ requirements/
 RUN pip install -r requirements/production.txt
 
 COPY --chown=attendx:attendx . .
-RUN mkdir -p var models && chown -R attendx:attendx var models
+COPY --from=models --chown=attendx:attendx /app/models models
+RUN mkdir -p var && chown -R attendx:attendx var
 USER attendx
 
 RUN SECRET_KEY=build-only ALLOWED_HOSTS=build python manage.py faces_install_weights \

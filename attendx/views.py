@@ -11,6 +11,7 @@ from attendx import unavailable
 from attendx.cache import get_redis_client
 from attendx.db import is_reachable
 from attendx.unavailable import answered_unavailable
+from faces.services import descriptor_status
 from faces.weights import missing_weights
 
 
@@ -36,11 +37,12 @@ def readyz(request):
         "database": "ok" if is_reachable() else "unavailable",
         "redis": "ok" if get_redis_client().is_connected else "unavailable (running without Redis caching)",
         "face_weights": "ok" if not missing else "missing: " + ", ".join(path.name for path in missing),
+        "face_descriptor": descriptor_status(),  # reported, not required: dlib's inference is the fallback
     }
     ready = checks["database"] == "ok" and not missing
     if ready:
         unavailable.note_available(unavailable.READINESS)
     else:
-        failing = ", ".join(f"{name} {state}" for name, state in checks.items() if state != "ok" and name != "redis")
+        failing = ", ".join(f"{name} {checks[name]}" for name in ("database", "face_weights") if checks[name] != "ok")
         answered_unavailable(request, unavailable.READINESS, failing)
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)

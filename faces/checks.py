@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core import checks
 
-from faces.engine import DETECTORS, MODEL_NAME, EngineConfigError
+from faces.engine import DESCRIPTORS, DETECTORS, MODEL_NAME, EngineConfigError
 from faces.matching import Thresholds
 from faces.services import engine_config
 from faces.weights import INSTALL_COMMAND, missing_weights
@@ -13,6 +13,8 @@ REQUIRED_KEYS = {
     "DETECTOR",
     "DETECT_MAX_SIDE",
     "MAX_SIDE",
+    "DESCRIPTOR",
+    "ONNX_THREADS",
     "ACCEPT_DISTANCE",
     "REVIEW_DISTANCE",
     "MARGIN",
@@ -46,7 +48,10 @@ def check_faces_settings(app_configs=None, **kwargs):
         errors.append(
             checks.Error(
                 str(error),
-                hint=f"FACES_MODEL must be {MODEL_NAME!r}; FACES_DETECTOR one of {', '.join(DETECTORS)}.",
+                hint=(
+                    f"FACES_MODEL must be {MODEL_NAME!r}; FACES_DETECTOR one of {', '.join(DETECTORS)}; "
+                    f"FACES_DESCRIPTOR one of {', '.join(DESCRIPTORS)}; FACES_ONNX_THREADS at least 1."
+                ),
                 id="faces.E003",
             )
         )

@@ -34,6 +34,7 @@ from faces.images import DecodedImage, decode_photo, encode_jpeg
 from faces.matching import Decision, Match, Thresholds, decide
 from faces.models import FaceSample, Source
 from faces.selectors import bump_gallery_generation, enrolled_gallery
+from faces.weights import CONVERTED_MODEL, INSTALL_COMMAND, converted_model
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,18 @@ def engine_config() -> EngineConfig:
         detector_backend=faces["DETECTOR"],
         detect_max_side=faces["DETECT_MAX_SIDE"],
         max_side=faces["MAX_SIDE"],
+        descriptor=faces["DESCRIPTOR"],
+        onnx_threads=faces["ONNX_THREADS"],
     )
+
+
+def descriptor_status() -> str:
+    """Who runs the face network in this deployment: "onnxruntime", or "dlib: <why>" (the slow fallback)."""
+    if settings.FACES["DESCRIPTOR"] == "dlib":
+        return "dlib: FACES_DESCRIPTOR=dlib"
+    if converted_model(settings.DEEPFACE_HOME).is_file():
+        return "onnxruntime"
+    return f"dlib: {CONVERTED_MODEL} missing, run `{INSTALL_COMMAND}`"
 
 
 def get_engine() -> Engine:

@@ -14,6 +14,10 @@ REQUIRED_WEIGHTS = {
     "shape_predictor_5_face_landmarks.dat": "shape_predictor_5_face_landmarks.dat",
 }
 
+# dlib's network converted to ONNX at install time (faces.dlib_onnx), beside its weights.
+CONVERTED_MODEL = "dlib_face_recognition_resnet_model_v1.onnx"
+SOURCE_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+
 INSTALL_COMMAND = "python manage.py faces_install_weights"
 
 
@@ -23,6 +27,10 @@ class WeightsMissing(RuntimeError):
 
 def weights_dir(deepface_home: str | Path) -> Path:
     return Path(deepface_home) / ".deepface" / "weights"
+
+
+def converted_model(deepface_home: str | Path) -> Path:
+    return weights_dir(deepface_home) / CONVERTED_MODEL
 
 
 def missing_weights(deepface_home: str | Path) -> list[Path]:

@@ -5,11 +5,15 @@ VENV=${VENV:-.venv}
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# Install Debian packages whose command is missing: ensure_apt COMMAND PACKAGE [COMMAND PACKAGE ...]
+# Install Debian packages whose command (or, given as an absolute path, file) is missing:
+# ensure_apt COMMAND PACKAGE [COMMAND PACKAGE ...]
 ensure_apt() {
   local missing=()
   while [ $# -gt 0 ]; do
-    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
+    case "$1" in
+      /*) [ -e "$1" ] || missing+=("$2") ;;
+      *) command -v "$1" >/dev/null 2>&1 || missing+=("$2") ;;
+    esac
     shift 2
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -50,6 +54,11 @@ requirement_files() {
       requirement_files "$(dirname "$file")/$included"
     done
   done
+}
+
+# What faces_install_weights needs to convert dlib's face network to ONNX (faces/dlib_onnx.py).
+ensure_converter_tools() {
+  ensure_apt g++ g++ /usr/include/dlib/dnn.h libdlib-dev
 }
 
 free_port() {

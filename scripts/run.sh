@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 mkdir -p var
 
+ensure_converter_tools
 ensure_venv requirements/local.txt
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-attendx.settings.local}
 

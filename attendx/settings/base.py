@@ -198,6 +198,10 @@ FACES = {
     # Detection runs on a copy at most this long; photos are first shrunk to MAX_SIDE.
     "DETECT_MAX_SIDE": env.int("FACES_DETECT_MAX_SIDE", default=1024),
     "MAX_SIDE": env.int("FACES_MAX_SIDE", default=1280),
+    # Who runs dlib's network: auto (the ONNX graph converted at install time, else dlib), onnx, dlib.
+    "DESCRIPTOR": env("FACES_DESCRIPTOR", default="auto"),
+    # onnxruntime threads per worker process (docs/deploy.md): cores / workers.
+    "ONNX_THREADS": env.int("FACES_ONNX_THREADS", default=1),
     # Cosine distances on the engine's unit vectors (tuned on shared/data/faces/pairs.csv).
     "ACCEPT_DISTANCE": env.float("FACES_ACCEPT_DISTANCE", default=0.07),
     "REVIEW_DISTANCE": env.float("FACES_REVIEW_DISTANCE", default=0.09),

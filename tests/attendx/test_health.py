@@ -16,7 +16,7 @@ def test_readyz_all_green(client):
     assert response.status_code == 200
     assert response.json() == {
         "ready": True,
-        "checks": {"database": "ok", "redis": "ok", "face_weights": "ok"},
+        "checks": {"database": "ok", "redis": "ok", "face_weights": "ok", "face_descriptor": "onnxruntime"},
     }
 
 
