@@ -4,6 +4,7 @@ from django.db import models
 
 from accounts.forms import AdminLoginForm, UserAdminChangeForm, UserAdminCreationForm
 from accounts.models import User
+from attendx.admin import BoundedSearchMixin
 from attendx.forms import ModelKeysField
 
 # The admin's sign-in is slowed down per account like the site's (accounts.lockout).
@@ -11,7 +12,7 @@ admin.site.login_form = AdminLoginForm
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active", "last_login")

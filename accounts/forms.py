@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 
 from accounts.lockout import reserve_sign_in_attempt
 from accounts.models import User
+from attendx.keys import uses_object_ids
 
 
 class ThrottledSignInMixin:
@@ -49,3 +51,11 @@ class UserAdminChangeForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        permissions = self.fields.get("user_permissions")
+        if permissions is not None and uses_object_ids():
+            # Django's form adds select_related("content_type"), whose join comes back empty on MongoDB
+            # (seen on secantusdb): every label then raised. One query per permission label instead.
+            permissions.queryset = Permission.objects.order_by("content_type__app_label", "codename")

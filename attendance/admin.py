@@ -3,11 +3,12 @@ from django.db import models
 
 from attendance.cameras import camera_device
 from attendance.models import Camera, CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
+from attendx.admin import BoundedSearchMixin
 from attendx.forms import ModelKeysField
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name", "description", "members__username", "members__last_name")
     filter_horizontal = ("members",)
@@ -26,7 +27,7 @@ class RecordInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("title", "group", "starts_at", "ends_at", "late_after_minutes", "location")
     list_filter = ("group", "location", "starts_at")
     search_fields = ("title", "group__name", "location")
@@ -35,7 +36,7 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Record)
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("person", "session", "status", "marked_at", "method", "distance", "device", "marked_by")
     list_filter = ("status", "method", "session__group", "marked_at")
     search_fields = ("person__username", "person__first_name", "person__last_name", "session__title")
@@ -44,7 +45,7 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(PendingCheckIn)
-class PendingCheckInAdmin(admin.ModelAdmin):
+class PendingCheckInAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("candidate", "session", "distance", "captured_at", "expires_at", "state", "reviewed_by")
     list_filter = ("state", "session__group")
     search_fields = ("candidate__username", "candidate__last_name", "session__title")
@@ -53,7 +54,7 @@ class PendingCheckInAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecordChange)
-class RecordChangeAdmin(admin.ModelAdmin):
+class RecordChangeAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("at", "action", "person", "status", "session", "by")
     list_filter = ("action",)
     search_fields = ("person__username", "by__username", "session__title")
@@ -66,7 +67,7 @@ class RecordChangeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CheckInRequest)
-class CheckInRequestAdmin(admin.ModelAdmin):
+class CheckInRequestAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("created_at", "device", "key", "status_code")
     search_fields = ("key", "device__username")
 
@@ -75,7 +76,7 @@ class CheckInRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(Camera)
-class CameraAdmin(admin.ModelAdmin):
+class CameraAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "location", "go2rtc_url", "stream_name", "interval", "is_active", "device")
     list_filter = ("is_active", "location")
     search_fields = ("name", "location", "stream", "go2rtc_url")

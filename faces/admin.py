@@ -2,12 +2,13 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from attendx.admin import BoundedSearchMixin
 from faces.models import FaceSample
 from faces.services import reembed_samples
 
 
 @admin.register(FaceSample)
-class FaceSampleAdmin(admin.ModelAdmin):
+class FaceSampleAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "person", "source", "face_size", "sharpness_rounded", "model_name", "created_at")
     list_filter = ("source", "model_name", "detector_backend", "pipeline_version")
     search_fields = ("person__username", "person__first_name", "person__last_name", "digest")
