@@ -135,7 +135,8 @@ def check_in_by_face(
     open_sessions = [s for s, keys in rosters.items() if not keys]
     among = None if open_sessions else set().union(*rosters.values())
 
-    identifications = face_identify(image=image, among=among)
+    # IP cameras see people from afar: their frames are searched for smaller faces.
+    identifications = face_identify(image=image, among=among, small_faces=method == Method.CAMERA)
     reviewing = any(found.decision is Decision.REVIEW for found in identifications)
     frame = encode_jpeg(image.rgb) if reviewing else b""
     saved_files = []

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core import checks
 
+from faces.detectors import YUFACE_VERSION
 from faces.engine import DESCRIPTORS, DETECTORS, MODEL_NAME, EngineConfigError
 from faces.matching import Thresholds
 from faces.services import engine_config
@@ -14,6 +15,8 @@ REQUIRED_KEYS = {
     "DETECT_MAX_SIDE",
     "MAX_SIDE",
     "DESCRIPTOR",
+    "YUFACE_MAX_SIDE",
+    "YUFACE_CAMERA_MAX_SIDE",
     "ONNX_THREADS",
     "ACCEPT_DISTANCE",
     "REVIEW_DISTANCE",
@@ -72,7 +75,28 @@ def check_faces_settings(app_configs=None, **kwargs):
     ):
         if not isinstance(faces[key], int) or faces[key] <= 0:
             errors.append(checks.Error(f"FACES {key} must be a positive integer.", id="faces.E006"))
+    if faces["DETECTOR"] == "yuface":
+        errors += _yuface_version()
     return errors
+
+
+def _yuface_version():
+    """faces.detectors calls the C library inside the yuface wheel, not its Python API: one version only."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("yuface")
+    except PackageNotFoundError:
+        installed = None
+    if installed == YUFACE_VERSION:
+        return []
+    return [
+        checks.Error(
+            f"yuface {installed or 'is not installed'}: the detector is written for yuface {YUFACE_VERSION}.",
+            hint=f"pip install yuface=={YUFACE_VERSION} (requirements/base.txt), or set FACES_DETECTOR=dlib.",
+            id="faces.E007",
+        )
+    ]
 
 
 @checks.register("faces", deploy=True)

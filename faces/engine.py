@@ -1,7 +1,8 @@
 """Face detection and embedding: the only module that imports deepface, lazily and once per process.
 
-dlib's HOG finds faces on a downscaled copy, the 5-point predictor aligns each face into the chip
-dlib's ResNet was trained on, and that network (DeepFace's Dlib model) embeds the chips of a frame in
+libfacedetection's CNN (faces.detectors, from the yuface wheel; dlib's HOG when configured) finds
+faces on a small copy, the 5-point predictor aligns each face into the chip dlib's ResNet was trained
+on, and that network (DeepFace's Dlib model) embeds the chips of a frame in
 one batch: on onnxruntime from the graph converted at install time (faces.dlib_onnx; the same
 embeddings within 1e-4, about 20x faster), or on dlib itself when the converted model is missing.
 No Django import here.
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 # Bump whenever a change here can move an embedding, so cached and stored vectors are recomputed.
 PIPELINE_VERSION = "1"
 MODEL_NAME = "Dlib"
-DETECTORS = ("dlib", "opencv", "skip")
+DETECTORS = ("yuface", "dlib", "opencv", "skip")
 # Who runs dlib's network: "onnx" (the converted graph), "dlib", or "auto" (onnx, else dlib with a warning).
 DESCRIPTORS = ("auto", "onnx", "dlib")
 EMBEDDING_SIZE = 128
@@ -65,6 +66,10 @@ class EngineConfig:
     detector_backend: str = "dlib"
     # HOG searches a copy at most this long; its 80 px window then finds faces of ~8% of that.
     detect_max_side: int = 1024
+    # yuface searches a copy at most this long (it finds faces of ~10 px there): 320 for photos and
+    # kiosk frames (faces from ~40 px in 640x480), 640 for camera frames, whose faces are small.
+    yuface_max_side: int = 320
+    yuface_small_faces_max_side: int = 640
     max_side: int = 1280
     # dlib detector only. Faces in the shared photos score >= 0.98; the one false face there, 0.12.
     min_detector_score: float = 0.4
@@ -77,8 +82,8 @@ class EngineConfig:
             raise EngineConfigError(f"Only the {MODEL_NAME!r} model works offline, not {self.model_name!r}.")
         if self.detector_backend not in DETECTORS:
             raise EngineConfigError(f"Detector {self.detector_backend!r} is not one of {', '.join(DETECTORS)}.")
-        if min(self.detect_max_side, self.max_side) < 160:
-            raise EngineConfigError("detect_max_side and max_side must be at least 160 px.")
+        if min(self.detect_max_side, self.max_side, self.yuface_max_side, self.yuface_small_faces_max_side) < 160:
+            raise EngineConfigError("detect_max_side, yuface sides and max_side must be at least 160 px.")
         if self.descriptor not in DESCRIPTORS:
             raise EngineConfigError(f"Descriptor {self.descriptor!r} is not one of {', '.join(DESCRIPTORS)}.")
         if self.onnx_threads < 1:
@@ -169,6 +174,9 @@ class _Models:
     dlib: ModuleType
     cv2: ModuleType
     hog: Any
+    # yuface at the photo and at the camera-frame size; None unless it is the configured detector.
+    yuface: Any
+    yuface_small_faces: Any
     shape_predictor: Any
     descriptor: _DlibDescriptor | _OnnxDescriptor
     cascade: Any
@@ -210,10 +218,22 @@ def _load_models(config: EngineConfig) -> _Models:
         except Exception as exc:
             raise EngineUnavailable(f"Face models failed to load: {exc}") from exc
     cascade = cv2.CascadeClassifier(_find_cascade(cv2)) if config.detector_backend == "opencv" else None
+    yuface = yuface_small_faces = None
+    if config.detector_backend == "yuface":
+        from faces.detectors import DetectorUnavailable, YuFaceDetector
+
+        yuface = YuFaceDetector(max_side=config.yuface_max_side)
+        yuface_small_faces = YuFaceDetector(max_side=config.yuface_small_faces_max_side)
+        try:
+            yuface.detect(np.zeros((32, 32, 3), np.uint8))  # loads the library, or says why not
+        except DetectorUnavailable as exc:
+            raise EngineUnavailable(str(exc)) from exc
     return _Models(
         dlib=dlib,
         cv2=cv2,
         hog=detector.model["face_detector"],
+        yuface=yuface,
+        yuface_small_faces=yuface_small_faces,
         shape_predictor=detector.model["sp"],
         # The raw dlib network: DeepFace's forward() wants BGR and converts back to RGB.
         descriptor=_descriptor(config, recognizer.model.model),
@@ -237,6 +257,9 @@ class Engine:
     @property
     def pipeline_version(self) -> str:
         c = self.config
+        if c.detector_backend == "yuface":
+            sides = f"y{c.yuface_max_side}-{c.yuface_small_faces_max_side}"
+            return f"{PIPELINE_VERSION}-{c.model_name}-yuface-{sides}-m{c.max_side}"
         return (
             f"{PIPELINE_VERSION}-{c.model_name}-{c.detector_backend}"
             f"-d{c.detect_max_side}-m{c.max_side}-s{c.min_detector_score:g}"
@@ -257,15 +280,19 @@ class Engine:
                     self._models = _load_models(self.config)
         return self._models
 
-    def detect_and_embed(self, rgb: np.ndarray) -> list[Face]:
-        """Every face in an RGB uint8 (H, W, 3) image; an empty list when there is none."""
+    def detect_and_embed(self, rgb: np.ndarray, *, small_faces: bool = False) -> list[Face]:
+        """Every face in an RGB uint8 (H, W, 3) image; an empty list when there is none.
+
+        ``small_faces``: the image is a camera frame, whose faces may be 40 px; yuface then searches a
+        larger copy (slower). Other detectors ignore it.
+        """
         if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
         models = self._loaded()
         with self._in_use:
             scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
             work = np.ascontiguousarray(_resize(models.cv2, rgb, scale) if scale < 1 else rgb)
-            found = self._detect(models, work)
+            found = self._detect(models, work, small_faces)
             landmarks = [models.shape_predictor(work, rect) for rect, _ in found]
             chips = [
                 models.dlib.get_face_chip(work, points, size=CHIP_SIZE, padding=CHIP_PADDING) for points in landmarks
@@ -277,11 +304,14 @@ class Engine:
         ]
         return sorted(faces, key=lambda face: face.quality.size_px, reverse=True)
 
-    def _detect(self, models: _Models, work: np.ndarray) -> list[tuple[Any, float | None]]:
+    def _detect(self, models: _Models, work: np.ndarray, small_faces: bool) -> list[tuple[Any, float | None]]:
         """Face rectangles in ``work`` pixels, with the detector's score."""
         height, width = work.shape[:2]
         if self.config.detector_backend == "skip":
             return [(models.dlib.rectangle(0, 0, width - 1, height - 1), None)]
+        if self.config.detector_backend == "yuface":
+            detector = models.yuface_small_faces if small_faces else models.yuface
+            return [(models.dlib.rectangle(*box), score) for box, score in detector.detect(work)]
         limit = self.config.detect_max_side
         scale = min(1.0, limit / max(height, width))
         small = _resize(models.cv2, work, scale) if scale < 1 else work

@@ -52,6 +52,8 @@ def engine_config() -> EngineConfig:
         model_name=faces["MODEL"],
         detector_backend=faces["DETECTOR"],
         detect_max_side=faces["DETECT_MAX_SIDE"],
+        yuface_max_side=faces["YUFACE_MAX_SIDE"],
+        yuface_small_faces_max_side=faces["YUFACE_CAMERA_MAX_SIDE"],
         max_side=faces["MAX_SIDE"],
         descriptor=faces["DESCRIPTOR"],
         onnx_threads=faces["ONNX_THREADS"],
@@ -127,32 +129,33 @@ class DetectedFace:
         )
 
 
-def embedding_cache_key(digest: str, pipeline: Pipeline) -> str:
+def embedding_cache_key(digest: str, pipeline: Pipeline, *, small_faces: bool = False) -> str:
     # pipeline_version names the model, the detector, alignment and its parameters.
-    return f"emb:{digest}:{pipeline.pipeline_version}"
+    return f"emb:{digest}:{pipeline.pipeline_version}" + (":small" if small_faces else "")
 
 
-def remember_faces(digest: str, faces: Sequence[DetectedFace]) -> bool:
-    key = embedding_cache_key(digest, current_pipeline())
+def remember_faces(digest: str, faces: Sequence[DetectedFace], *, small_faces: bool = False) -> bool:
+    key = embedding_cache_key(digest, current_pipeline(), small_faces=small_faces)
     return cache_set(key, [face.to_json() for face in faces], expire=settings.FACES["EMBEDDING_CACHE_TTL"])
 
 
-def detect_faces(image: DecodedImage, *, remember: bool) -> list[DetectedFace]:
+def detect_faces(image: DecodedImage, *, remember: bool, small_faces: bool = False) -> list[DetectedFace]:
     """Every face in the image, from the digest cache when these exact bytes were seen before.
 
     ``remember`` stores a fresh result with faces in it; enrollment caches only after it commits.
+    ``small_faces``: a camera frame, searched at the detector's larger size (Engine.detect_and_embed).
     """
-    cached = cache_get(embedding_cache_key(image.digest, current_pipeline()))
+    cached = cache_get(embedding_cache_key(image.digest, current_pipeline(), small_faces=small_faces))
     if cached is not None:
         return [DetectedFace.from_json(value) for value in cached]
     try:
-        found = get_engine().detect_and_embed(image.rgb)
+        found = get_engine().detect_and_embed(image.rgb, small_faces=small_faces)
     except EngineUnavailable as exc:
         raise RecognitionUnavailable(str(exc)) from exc
     unavailable.note_available(unavailable.RECOGNITION)
     faces = [DetectedFace(box=face.box, quality=face.quality, embedding=face.embedding) for face in found]
     if remember and faces:
-        remember_faces(image.digest, faces)
+        remember_faces(image.digest, faces, small_faces=small_faces)
     return faces
 
 
@@ -349,13 +352,18 @@ class Identification:
 
 
 def face_identify(
-    *, image: DecodedImage, among: Collection[str] | None = None, remember: bool = False
+    *,
+    image: DecodedImage,
+    among: Collection[str] | None = None,
+    remember: bool = False,
+    small_faces: bool = False,
 ) -> list[Identification]:
     """A decision per face; ``among`` (person keys) limits matching to a roster.
 
     Kiosk and camera frames are never seen twice, so they are not cached unless ``remember`` says so.
+    ``small_faces`` for camera frames (see detect_faces).
     """
-    faces = detect_faces(image, remember=remember)
+    faces = detect_faces(image, remember=remember, small_faces=small_faces)
     gallery = enrolled_gallery(pipeline=current_pipeline())
     limits = thresholds()
     results = []

@@ -194,9 +194,13 @@ RATELIMIT_UNAVAILABLE_RETRY_AFTER = env.int("RATELIMIT_UNAVAILABLE_RETRY_AFTER",
 DEEPFACE_HOME = Path(env("DEEPFACE_HOME", default=str(BASE_DIR / "var" / "deepface")))
 FACES = {
     "MODEL": env("FACES_MODEL", default="Dlib"),
-    "DETECTOR": env("FACES_DETECTOR", default="dlib"),
+    # yuface (libfacedetection's CNN; faces.detectors) by default; dlib (HOG) and opencv selectable.
+    "DETECTOR": env("FACES_DETECTOR", default="yuface"),
     # Detection runs on a copy at most this long; photos are first shrunk to MAX_SIDE.
     "DETECT_MAX_SIDE": env.int("FACES_DETECT_MAX_SIDE", default=1024),
+    # yuface searches a copy at most this long: photos and kiosk frames, and IP-camera frames.
+    "YUFACE_MAX_SIDE": env.int("FACES_YUFACE_MAX_SIDE", default=320),
+    "YUFACE_CAMERA_MAX_SIDE": env.int("FACES_YUFACE_CAMERA_MAX_SIDE", default=640),
     "MAX_SIDE": env.int("FACES_MAX_SIDE", default=1280),
     # Who runs dlib's network: auto (the ONNX graph converted at install time, else dlib), onnx, dlib.
     "DESCRIPTOR": env("FACES_DESCRIPTOR", default="auto"),

@@ -17,7 +17,7 @@ def test_admin_lists_samples_with_thumbnails_and_reembeds(admin_client, member, 
     assert page.status_code == 200
     assert reverse("faces:sample-image", args=[sample.pk]) in page.content.decode()
     assert admin_client.get(reverse("admin:faces_facesample_change", args=[sample.pk])).status_code == 200
-    settings.FACES = {**settings.FACES, "DETECT_MAX_SIDE": 900}
+    settings.FACES = {**settings.FACES, "YUFACE_MAX_SIDE": 640}
     response = admin_client.post(
         reverse("admin:faces_facesample_changelist"),
         {"action": "reembed", "_selected_action": [sample.pk]},
@@ -25,7 +25,7 @@ def test_admin_lists_samples_with_thumbnails_and_reembeds(admin_client, member, 
     )
     assert "Re-embedded 1 sample(s); 0 failed." in response.content.decode()
     sample.refresh_from_db()
-    assert sample.pipeline_version.startswith("1-Dlib-dlib-d900")
+    assert sample.pipeline_version.startswith("1-Dlib-yuface-y640-640")
 
 
 def test_the_admin_cannot_add_samples_around_the_quality_gate(admin_client):

@@ -87,7 +87,8 @@ def test_identify_prints_one_json_line_per_image(tmp_path, embedding_cache):
     [face] = lines[0]["faces"]
     assert face["identity"] == "angelina_jolie" and face["decision"] == "accept" and face["distance"] < 0.07
     assert len(face["box"]) == 4
-    assert lines[1]["faces"] == []  # a profile: no face found
+    [profile] = lines[1]["faces"]  # a stranger in profile: found, and named nobody
+    assert profile["identity"] is None and profile["decision"] == "reject"
     assert len(lines[2]["faces"]) == 2
     assert FaceSample.objects.count() == samples
 
@@ -119,8 +120,8 @@ def test_reembed_after_a_pipeline_change(settings, shared_photos):
     person = User.objects.create(username="reembed-me")
     face_enroll(person=person, photos=[Photo(shared_photos[f"joe_biden/0{n}.jpg"].data) for n in (1, 2)])
     assert "0 samples to re-embed." in run("reembed_faces")
-    settings.FACES = {**settings.FACES, "DETECT_MAX_SIDE": 900}
+    settings.FACES = {**settings.FACES, "YUFACE_MAX_SIDE": 640}
     assert "2 samples to re-embed." in run("reembed_faces", "--dry-run")
     assert "Re-embedded 2 sample(s); 0 failed." in run("reembed_faces")
     assert "0 samples to re-embed." in run("reembed_faces")
-    assert set(FaceSample.objects.values_list("pipeline_version", flat=True)) == {"1-Dlib-dlib-d900-m1280-s0.4"}
+    assert set(FaceSample.objects.values_list("pipeline_version", flat=True)) == {"1-Dlib-yuface-y640-640-m1280"}

@@ -57,7 +57,7 @@ def test_onnx_and_dlib_agree_on_every_face_of_every_shared_photo(both):
         rgb = rgb_of(row["file"])
         scale = min(1.0, onnx_engine.config.max_side / max(rgb.shape[:2]))
         work = np.ascontiguousarray(engine_module._resize(models.cv2, rgb, scale) if scale < 1 else rgb)
-        for rect, _ in onnx_engine._detect(models, work):
+        for rect, _ in onnx_engine._detect(models, work, small_faces=False):
             points = models.shape_predictor(work, rect)
             chips.append(models.dlib.get_face_chip(work, points, size=CHIP_SIZE, padding=CHIP_PADDING))
     assert len(chips) >= 70

@@ -85,8 +85,10 @@ def test_single_face_photos_give_exactly_one_face(
     assert {name: len(faces_by_file[name]) for name in singles if len(faces_by_file[name]) != 1} == {}
 
 
-def test_profile_face_is_not_found(faces_by_file: dict[str, list[Face]]) -> None:
-    assert faces_by_file["_unknown/camera.png"] == []
+def test_a_face_in_profile_is_found_by_yuface_not_by_hog(faces_by_file: dict[str, list[Face]], engine: Engine) -> None:
+    """The shared photos are embedded by the configured pipeline (yuface); ``engine`` is dlib's HOG."""
+    assert len(faces_by_file["_unknown/camera.png"]) == 1
+    assert engine.detect_and_embed(load_rgb("_unknown/camera.png")) == []
 
 
 def test_face_is_described_in_input_pixels(engine: Engine) -> None:

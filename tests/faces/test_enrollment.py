@@ -29,9 +29,9 @@ def model_calls(monkeypatch):
     calls = []
     real = Engine.detect_and_embed
 
-    def counted(self, rgb):
+    def counted(self, rgb, **options):
         calls.append(rgb.shape)
-        return real(self, rgb)
+        return real(self, rgb, **options)
 
     monkeypatch.setattr(Engine, "detect_and_embed", counted)
     return calls
@@ -196,7 +196,7 @@ def test_changing_the_pipeline_misses_the_cache(member, shared_photos, model_cal
     fresh = variants.jpeg(variants.fit(shared_photos["kit_harington/02.jpg"].data), quality=91)
     enroll(member, fresh)
     FaceSample.objects.all().delete()
-    settings.FACES = {**settings.FACES, "DETECT_MAX_SIDE": 800}
+    settings.FACES = {**settings.FACES, "YUFACE_MAX_SIDE": 640}
     enroll(member, fresh)
     assert len(model_calls) == 2
 
