@@ -45,6 +45,7 @@ from support import FACES, OtherCpu, machine_load, pct  # noqa: E402
 
 from faces.detectors import Detection, YuFaceDetector  # noqa: E402
 from faces.engine import CHIP_PADDING, CHIP_SIZE, DEFAULT_THRESHOLD, EngineConfig  # noqa: E402
+from faces.engine import YUFACE_MIN_SCORE as KIOSK_MIN_SCORE  # noqa: E402
 
 SMALL_FACES = (40, 56, 80)
 CAMERA = (1280, 720)
@@ -199,6 +200,10 @@ def main() -> None:
     contenders = [
         Contender("dlib HOG (engine)", hog.detect),
         Contender("yuface, 320 px", YuFaceDetector(max_side=320).detect),
+        Contender(
+            "yuface, 320 px, min score 0.86 (engine, photos and kiosks)",
+            YuFaceDetector(max_side=320, min_score=KIOSK_MIN_SCORE).detect,
+        ),
         Contender("yuface, 480 px", YuFaceDetector(max_side=480).detect),
         Contender("yuface, 640 px", YuFaceDetector(max_side=640).detect),
     ]

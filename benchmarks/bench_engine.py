@@ -3,8 +3,9 @@
 Frames are real photos from the shared face set, fitted and padded to 640x480 and JPEG-encoded in
 memory, plus the six-face group photo. Every pipeline gets the same decoded frames in the same
 process, in the same order. The engine runs dlib's network on onnxruntime (the graph converted at
-install time) with 1 and 2 threads; "plain dlib" is the same engine with descriptor="dlib": HOG, the
-5-point alignment and dlib's own ResNet inference, which is what the engine was before.
+install time) with 1 and 2 threads, after yuface found the faces (the shipped configuration); "HOG +
+onnxruntime" swaps in dlib's HOG detector; "plain dlib" is HOG, the 5-point alignment and dlib's own
+ResNet inference, which is what the engine was before.
 """
 
 import argparse
@@ -97,7 +98,9 @@ def main() -> None:
     group_times, group_faces = timed(engine.detect_and_embed, group, max(10, args.runs // 4))
     two_threads = Engine(EngineConfig(deepface_home=args.deepface_home, onnx_threads=2))
     two_times, _ = timed(two_threads.detect_and_embed, frames, args.runs)
-    plain = Engine(EngineConfig(deepface_home=args.deepface_home, descriptor="dlib"))
+    hog = Engine(EngineConfig(deepface_home=args.deepface_home, detector_backend="dlib"))
+    hog_times, _ = timed(hog.detect_and_embed, frames, args.runs)
+    plain = Engine(EngineConfig(deepface_home=args.deepface_home, detector_backend="dlib", descriptor="dlib"))
     plain_times, plain_faces = timed(plain.detect_and_embed, frames, args.runs)
     plain_group_times, _ = timed(plain.detect_and_embed, group, max(10, args.runs // 4))
     rss_all = process.memory_info().rss
@@ -122,12 +125,13 @@ def main() -> None:
         ("first detect+embed after load", f"{first_ms:.0f}", "", ""),
         ("JPEG decode 640x480 (Pillow)", f"{p(decode_times, 50):.1f}", f"{p(decode_times, 95):.1f}", ""),
         (
-            "engine detect+embed, onnxruntime 1 thread",
+            "engine detect+embed (yuface 320 + onnxruntime, 1 thread)",
             f"{p(engine_times, 50):.1f}",
             f"{p(engine_times, 95):.1f}",
             found([len(f) for f in engine_faces]),
         ),
-        ("engine detect+embed, onnxruntime 2 threads", f"{p(two_times, 50):.1f}", f"{p(two_times, 95):.1f}", ""),
+        ("engine, onnxruntime 2 threads", f"{p(two_times, 50):.1f}", f"{p(two_times, 95):.1f}", ""),
+        ("HOG + onnxruntime (1 thread)", f"{p(hog_times, 50):.1f}", f"{p(hog_times, 95):.1f}", ""),
         (
             "plain dlib pipeline (HOG + 5 points + dlib ResNet)",
             f"{p(plain_times, 50):.1f}",
@@ -135,7 +139,7 @@ def main() -> None:
             found([len(f) for f in plain_faces]),
         ),
         (
-            "engine, six-face group photo (onnxruntime 1 thread)",
+            "engine, six-face group photo",
             f"{p(group_times, 50):.1f}",
             f"{p(group_times, 95):.1f}",
             f"{group[0].shape[1]}x{group[0].shape[0]}, {len(group_faces[0])} faces",
@@ -155,7 +159,7 @@ def main() -> None:
     mb = 1024 * 1024
     print(
         f"\nresident memory: {rss_before / mb:.0f} MB before the engine, {rss_loaded / mb:.0f} MB with it loaded, "
-        f"{rss_all / mb:.0f} MB with three engines (and deepface) after every run"
+        f"{rss_all / mb:.0f} MB with four engines (and deepface) after every run"
     )
     print(
         f"plain dlib / engine: p50 {p(plain_times, 50) / p(engine_times, 50):.1f}x; "

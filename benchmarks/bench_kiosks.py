@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -125,11 +126,11 @@ def main() -> None:
             engine.detect_and_embed(rgb)
         engine_rate = len(images) / (time.perf_counter() - began)
 
-        rows = []
+        rows, worker_rss = [], {}
         for config in configs:
             workers, threads = (int(v) for v in config.split("x"))
             env = {"GUNICORN_THREADS": str(threads), "ATTENDANCE_CHECK_IN_RATE": "100000/m"}
-            with gunicorn(workdir, redis_url, workers=workers, extra_env=env) as (base, _):
+            with gunicorn(workdir, redis_url, workers=workers, extra_env=env) as (base, master):
                 kiosks = [sign_in(base, f"kiosk{i}") for i in range(max(counts))]
                 for n in counts:
                     Record.objects.all().delete()
@@ -147,6 +148,7 @@ def main() -> None:
                     if duplicates:
                         problems["duplicate records"] += duplicates
                     rows.append((config, n, len(latencies), seconds, latencies, problems, others))
+                worker_rss[config] = max(child.memory_info().rss for child in psutil.Process(master).children())
 
     print(f"{len(probes)} probe photos of {len({p for p, _ in probes})} people; 640x480 JPEG frames, all distinct")
     print(f"before: {load_before}; config: gunicorn workers x threads")
@@ -162,6 +164,8 @@ def main() -> None:
             f"| {config} | {n} | {answered} | {rate:.2f} | {rate / engine_rate:.2f} | {p50:.0f} | {p95:.0f} "
             f"| {issues} | {others.cores:.2f} |"
         )
+    for config, rss in worker_rss.items():
+        print(f"\n{config}: largest worker resident after the runs: {rss / 2**20:.0f} MB")
 
 
 def worker_boots(workdir: Path) -> int:

@@ -101,7 +101,8 @@ class YuFaceDetector:
     libgomp's spinning barrier made a call 10x slower when the other core was busy.
     """
 
-    # Faces in the shared photos score >= 0.88; background people and the Hubble field up to 0.78.
+    # Faces in the shared photos score >= 0.88; background people and the Hubble field up to 0.78, and
+    # phantom faces in 640x480 kiosk frames of them (black borders) up to 0.84.
     def __init__(
         self,
         *,

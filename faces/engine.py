@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
 MODEL_NAME = "Dlib"
 DETECTORS = ("yuface", "dlib", "opencv", "skip")
+# yuface's score floor for photos and kiosk frames: at 0.8 it drew phantom faces (0.80-0.84) in the
+# black borders of 640x480 kiosk frames of the shared photos, whose real faces score >= 0.88. Camera
+# frames keep the detector's 0.8: their small faces score lower, and showed no phantom at 640 px.
+YUFACE_MIN_SCORE = 0.86
 # Who runs dlib's network: "onnx" (the converted graph), "dlib", or "auto" (onnx, else dlib with a warning).
 DESCRIPTORS = ("auto", "onnx", "dlib")
 EMBEDDING_SIZE = 128
@@ -63,7 +67,7 @@ class EngineUnavailable(EngineError):
 class EngineConfig:
     deepface_home: str | Path
     model_name: str = MODEL_NAME
-    detector_backend: str = "dlib"
+    detector_backend: str = "yuface"
     # HOG searches a copy at most this long; its 80 px window then finds faces of ~8% of that.
     detect_max_side: int = 1024
     # yuface searches a copy at most this long (it finds faces of ~10 px there): 320 for photos and
@@ -222,7 +226,7 @@ def _load_models(config: EngineConfig) -> _Models:
     if config.detector_backend == "yuface":
         from faces.detectors import DetectorUnavailable, YuFaceDetector
 
-        yuface = YuFaceDetector(max_side=config.yuface_max_side)
+        yuface = YuFaceDetector(max_side=config.yuface_max_side, min_score=YUFACE_MIN_SCORE)
         yuface_small_faces = YuFaceDetector(max_side=config.yuface_small_faces_max_side)
         try:
             yuface.detect(np.zeros((32, 32, 3), np.uint8))  # loads the library, or says why not

@@ -49,7 +49,8 @@ def deepface_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def engine(deepface_home: Path) -> Engine:
-    engine = Engine(EngineConfig(deepface_home=deepface_home))
+    """dlib's HOG detector: the shared photos' fixture covers the configured one (yuface)."""
+    engine = Engine(EngineConfig(deepface_home=deepface_home, detector_backend="dlib"))
     engine.load()
     return engine
 
@@ -238,3 +239,27 @@ def test_engine_is_safe_across_threads_on_different_images(deepface_home: Path) 
     )
     assert result.returncode == 0, f"the process died ({result.returncode}): {result.stderr[-2000:]}"
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"calls": 24, "wrong": []}
+
+
+def kiosk_frame(name: str, shift: int) -> np.ndarray:
+    """The photo fitted on a black 640x480 frame, as a kiosk's webcam (or the benchmarks) would send it."""
+    with Image.open(DATA / name) as image:
+        photo = ImageOps.exif_transpose(image).convert("RGB")
+    photo.thumbnail((640, 480))
+    frame = Image.new("RGB", (640, 480))
+    frame.paste(photo, ((640 - photo.width) // 2 + shift, (480 - photo.height) // 2))
+    return np.asarray(frame)
+
+
+def test_kiosk_frames_of_one_face_give_one_face(manifest: list[dict[str, str]]) -> None:
+    """With the shipped detector (yuface at 320 px): its 0.8 floor drew phantom faces in such frames."""
+    from faces.services import get_engine
+
+    engine = get_engine()
+    singles = [row["file"] for row in manifest if row["faces_in_image"] == "1" and row["file"] not in PROFILE_ONLY]
+    counts = {
+        (name, shift): len(engine.detect_and_embed(kiosk_frame(name, shift)))
+        for name in singles
+        for shift in (0, 2)
+    }
+    assert {key: n for key, n in counts.items() if n != 1} == {}
