@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 from faces import detectors
 from faces.detectors import DetectorUnavailable, YuFaceDetector
 from tests.conftest import FACES_DIR as DATA
+from tests.thread_race import race_in_subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 GROUPS = {"_group/two_people.jpg": 2, "_group/couple.jpg": 2, "_group/multiface.jpg": 6}
@@ -135,54 +136,11 @@ def test_importing_loads_neither_django_nor_the_library() -> None:
     assert json.loads(result.stdout) == {"django": False, "yuface": False, "library": False}
 
 
-THREADS_PROBE = """
-import json, sys, threading
-import numpy as np
-from PIL import Image, ImageOps
-from faces.detectors import YuFaceDetector
-
-threads, rounds, *names = sys.argv[1:]
-detector = YuFaceDetector(max_side=640)
-images = []
-for name in names:
-    with Image.open(name) as image:
-        photo = ImageOps.exif_transpose(image).convert("RGB")
-    photo.thumbnail((1280, 1280))
-    images.append(np.asarray(photo))
-expected = [detector.detect(rgb) for rgb in images]
-start = threading.Barrier(int(threads))
-wrong = []
-
-def work(offset):
-    start.wait()
-    for n in range(int(rounds)):
-        index = (offset + n) % len(images)
-        found = detector.detect(images[index])
-        if found != expected[index]:
-            wrong.append((names[index], found, expected[index]))
-
-workers = [threading.Thread(target=work, args=(i,)) for i in range(int(threads))]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-print(json.dumps({"calls": int(threads) * int(rounds), "faces": [len(e) for e in expected], "wrong": wrong}))
-"""
-
-
 def test_threads_on_different_photos_get_the_serial_answers() -> None:
-    """Four threads share one detector, each starting on its own photo: every answer equals the serial one.
-
-    In a subprocess, so that a crash in the C libraries fails the test instead of the test run.
-    """
-    result = subprocess.run(
-        [sys.executable, "-c", THREADS_PROBE, "4", "50", *(str(DATA / name) for name in THREAD_PHOTOS)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    """Four threads share one detector, each starting on its own photo: every answer equals the serial one."""
+    photos = [DATA / name for name in THREAD_PHOTOS]
+    outcome = race_in_subprocess(
+        "faces.detectors:YuFaceDetector", {"max_side": 640}, "detect", photos, threads=4, rounds=50
     )
-    assert result.returncode == 0, f"the process died ({result.returncode}): {result.stderr[-2000:]}"
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["wrong"] == [] and outcome["calls"] == 200
     assert outcome["faces"][0] == 1 and outcome["faces"][-1] == 0

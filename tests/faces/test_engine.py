@@ -24,6 +24,7 @@ from faces.engine import (
 )
 from faces.weights import INSTALL_COMMAND, REQUIRED_WEIGHTS, install_weights
 from tests.conftest import FACES_DIR as DATA
+from tests.thread_race import race_in_subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 # Manifest note: "person in profile behind a camera; frontal detectors (dlib HOG) find no face".
@@ -185,60 +186,17 @@ def test_deepface_is_imported_on_first_use_and_warning_filters_survive(deepface_
     }
 
 
-THREADS_PROBE = """
-import json, sys, threading
-import numpy as np
-from PIL import Image, ImageOps
-from faces.engine import Engine, EngineConfig
-
-home, threads, rounds, *names = sys.argv[1:]
-engine = Engine(EngineConfig(deepface_home=home))
-images = []
-for name in names:
-    with Image.open(name) as image:
-        images.append(np.asarray(ImageOps.exif_transpose(image).convert("RGB")))
-expected = [engine.detect_and_embed(rgb) for rgb in images]
-start = threading.Barrier(int(threads))
-wrong = []
-
-def work(offset):
-    start.wait()
-    for n in range(int(rounds)):
-        index = (offset + n) % len(images)
-        faces = engine.detect_and_embed(images[index])
-        same = len(faces) == len(expected[index]) and all(
-            a.box == b.box and np.allclose(a.embedding, b.embedding, atol=1e-6)
-            for a, b in zip(faces, expected[index])
-        )
-        if not same:
-            wrong.append((names[index], len(faces), len(expected[index])))
-
-workers = [threading.Thread(target=work, args=(i,)) for i in range(int(threads))]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-print(json.dumps({"calls": int(threads) * int(rounds), "wrong": wrong}))
-"""
-
-
 def test_engine_is_safe_across_threads_on_different_images(deepface_home: Path) -> None:
-    """Four threads share one engine, each on its own photo: every answer equals the one-thread answer.
-
-    In a subprocess, so that heap corruption in dlib (the failure this guards against) fails the test
-    instead of killing the test run.
-    """
-    names = [str(DATA / name) for name in ("angelina_jolie/01.jpg", "_group/multiface.jpg", "barack_obama/01.jpg")]
-    names.append(str(DATA / "_none/chelsea.png"))
-    result = subprocess.run(
-        [sys.executable, "-c", THREADS_PROBE, str(deepface_home), "4", "6", *names],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"the process died ({result.returncode}): {result.stderr[-2000:]}"
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"calls": 24, "wrong": []}
+    """Four threads share one engine (HOG, then the shipped yuface), each on its own photo: every answer
+    equals the one-thread answer. Two threads on one HOG detector used to corrupt dlib's heap."""
+    photos = [DATA / name for name in ("angelina_jolie/01.jpg", "_group/multiface.jpg", "barack_obama/01.jpg")]
+    photos.append(DATA / "_none/chelsea.png")
+    for detector in ("dlib", "yuface"):
+        options = {"deepface_home": str(deepface_home), "detector_backend": detector}
+        outcome = race_in_subprocess(
+            "tests.thread_race:engine", options, "detect_and_embed", photos, threads=4, rounds=6
+        )
+        assert outcome == {"calls": 24, "faces": [1, 6, 1, 0], "wrong": []}, detector
 
 
 def kiosk_frame(name: str, shift: int) -> np.ndarray:
@@ -258,8 +216,6 @@ def test_kiosk_frames_of_one_face_give_one_face(manifest: list[dict[str, str]]) 
     engine = get_engine()
     singles = [row["file"] for row in manifest if row["faces_in_image"] == "1" and row["file"] not in PROFILE_ONLY]
     counts = {
-        (name, shift): len(engine.detect_and_embed(kiosk_frame(name, shift)))
-        for name in singles
-        for shift in (0, 2)
+        (name, shift): len(engine.detect_and_embed(kiosk_frame(name, shift))) for name in singles for shift in (0, 2)
     }
     assert {key: n for key, n in counts.items() if n != 1} == {}
