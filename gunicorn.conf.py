@@ -1,11 +1,12 @@
 """Gunicorn settings for AttendX (``gunicorn -c gunicorn.conf.py attendx.wsgi:application``).
 
-Recognition is CPU-bound and holds the GIL for most of its 0.1 s, so throughput comes from processes:
-one worker per core with one thread each served 8 concurrent kiosks fastest on 2 cores (1.8x the
-engine alone; more threads per worker queue behind that worker's engine while the other worker idles:
-docs/benchmarks.md, Concurrent kiosks). Put a buffering proxy in front (docs/deploy.md), so a slow
-upload never holds a worker's only thread. Never ``preload_app``: the model is loaded lazily in each
-worker (forking a process that already holds TensorFlow state is unsafe).
+Recognition is CPU-bound and one call at a time uses a worker's engine, so throughput comes from
+processes: one worker per core with one thread each served 8 concurrent kiosks fastest on 2 cores
+(more threads per worker queue behind that worker's engine while the other worker idles:
+docs/benchmarks.md, Concurrent kiosks, before and after the engine issue). Put a buffering proxy in
+front (docs/deploy.md), so a slow upload never holds a worker's only thread. Never ``preload_app``:
+the model is loaded lazily in each worker (forking a process that already holds TensorFlow state is
+unsafe).
 """
 
 import os
