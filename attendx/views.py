@@ -11,7 +11,7 @@ from attendx import unavailable
 from attendx.cache import get_redis_client
 from attendx.db import is_reachable
 from attendx.unavailable import answered_unavailable
-from faces.services import descriptor_status
+from faces.services import descriptor_status, gallery_status
 from faces.weights import missing_weights
 
 
@@ -39,6 +39,9 @@ def readyz(request):
         "face_weights": "ok" if not missing else "missing: " + ", ".join(path.name for path in missing),
         "face_descriptor": descriptor_status(),  # reported, not required: dlib's inference is the fallback
     }
+    if checks["database"] == "ok":
+        # Reported, not required: after a pipeline change the old samples wait for reembed_faces.
+        checks["face_gallery"] = gallery_status()
     ready = checks["database"] == "ok" and not missing
     if ready:
         unavailable.note_available(unavailable.READINESS)

@@ -69,6 +69,14 @@ def descriptor_status() -> str:
     return f"dlib: {CONVERTED_MODEL} missing, run `{INSTALL_COMMAND}`"
 
 
+def gallery_status() -> str:
+    """ "ok", or how many enrolled samples another pipeline made: they are not matched until re-embedded."""
+    stale = FaceSample.objects.exclude(pipeline_version=current_pipeline().pipeline_version).count()
+    if not stale:
+        return "ok"
+    return f"{stale} sample(s) from another pipeline, not matched: run `python manage.py reembed_faces`"
+
+
 def get_engine() -> Engine:
     """The process's engine for the current settings; models load on first use, once."""
     return _engine_for(engine_config())

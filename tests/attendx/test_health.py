@@ -16,7 +16,13 @@ def test_readyz_all_green(client):
     assert response.status_code == 200
     assert response.json() == {
         "ready": True,
-        "checks": {"database": "ok", "redis": "ok", "face_weights": "ok", "face_descriptor": "onnxruntime"},
+        "checks": {
+            "database": "ok",
+            "redis": "ok",
+            "face_weights": "ok",
+            "face_descriptor": "onnxruntime",
+            "face_gallery": "ok",
+        },
     }
 
 
@@ -33,3 +39,12 @@ def test_readyz_names_missing_face_weights(client, settings, tmp_path):
     body = response.json()
     assert body["ready"] is False
     assert "dlib_face_recognition_resnet_model_v1.dat" in body["checks"]["face_weights"]
+
+
+def test_readyz_names_samples_a_pipeline_change_left_behind(client, member, settings):
+    from tests.factories import FaceSampleFactory
+
+    FaceSampleFactory(person=member, pipeline_version="1-Dlib-dlib-d1024-m1280-s0.4")
+    answer = client.get("/readyz")
+    assert answer.status_code == 200  # still ready: everyone else is recognised
+    assert answer.json()["checks"]["face_gallery"].startswith("1 sample(s) from another pipeline")
