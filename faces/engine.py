@@ -2,10 +2,9 @@
 
 libfacedetection's CNN (faces.detectors, from the yuface wheel; dlib's HOG when configured) finds
 faces on a small copy, the 5-point predictor aligns each face into the chip dlib's ResNet was trained
-on, and that network (DeepFace's Dlib model) embeds the chips of a frame in
-one batch: on onnxruntime from the graph converted at install time (faces.dlib_onnx; the same
-embeddings within 1e-4, about 20x faster), or on dlib itself when the converted model is missing.
-No Django import here.
+on, and that network (DeepFace's Dlib model) embeds the chips of a frame in one batch: on onnxruntime
+from the graph converted at install time (faces.dlib_onnx; the same embeddings within 1e-4, about 20x
+faster), or on dlib itself when the converted model is missing. No Django import here.
 """
 
 from __future__ import annotations
