@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from faces.detectors import Adjustment, Detection, DetectorUnavailable, _check_rgb, _hog_like, _import_cv2, _shrunk
+from faces.detectors import (
+    Adjustment,
+    Detection,
+    DetectorUnavailable,
+    _check_rgb,
+    _hog_like,
+    _import_cv2,
+    shrink_within,
+)
 
 BLAZEFACE_TO_HOG: Adjustment = (0.0, -0.02, 0.97)
 
@@ -62,7 +70,7 @@ class BlazeFaceDetector:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         _check_rgb(rgb)
         height, width = rgb.shape[:2]
-        small, _ = _shrunk(rgb, self.INPUT)
+        small, _ = shrink_within(rgb, self.INPUT)
         if small.shape[0] != small.shape[1] or small.shape[0] != self.INPUT:
             # Letterboxed as MediaPipe does: the frame centred on black.
             canvas = np.zeros((self.INPUT, self.INPUT, 3), np.uint8)

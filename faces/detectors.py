@@ -47,8 +47,8 @@ def _import_cv2() -> ModuleType:
     return cv2
 
 
-def _shrunk(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """``rgb`` fitted within ``max_side`` (never enlarged), and the factor applied."""
+def shrink_within(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``rgb`` fitted within ``max_side`` (never enlarged; OpenCV's area filter), and the factor applied."""
     height, width = rgb.shape[:2]
     scale = min(1.0, max_side / max(height, width))
     if scale == 1.0:
@@ -118,7 +118,7 @@ class YuFaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         _check_rgb(rgb)
-        small, scale = _shrunk(rgb, self.max_side)
+        small, scale = shrink_within(rgb, self.max_side)
         rows = _yuface_run(np.ascontiguousarray(small[:, :, ::-1]))
         rows = rows[rows[:, 0] >= round(self.min_score * 100)]
         boxes = rows[:, 1:5].astype(np.float64)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from faces.detectors import shrink_within
 from faces.weights import INSTALL_COMMAND, WeightsMissing, converted_model, ensure_weights
 
 logger = logging.getLogger(__name__)
@@ -293,8 +294,8 @@ class Engine:
             raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
         models = self._loaded()
         with self._in_use:
-            scale = min(1.0, self.config.max_side / max(rgb.shape[:2]))
-            work = np.ascontiguousarray(_resize(models.cv2, rgb, scale) if scale < 1 else rgb)
+            work, scale = shrink_within(rgb, self.config.max_side)
+            work = np.ascontiguousarray(work)
             found = self._detect(models, work, small_faces)
             landmarks = [models.shape_predictor(work, rect) for rect, _ in found]
             chips = [
@@ -316,8 +317,7 @@ class Engine:
             detector = models.yuface_small_faces if small_faces else models.yuface
             return [(models.dlib.rectangle(*box), score) for box, score in detector.detect(work)]
         limit = self.config.detect_max_side
-        scale = min(1.0, limit / max(height, width))
-        small = _resize(models.cv2, work, scale) if scale < 1 else work
+        small, scale = shrink_within(work, limit)
         if self.config.detector_backend == "opencv":
             gray = models.cv2.cvtColor(small, models.cv2.COLOR_RGB2GRAY)
             boxes, _, scores = models.cascade.detectMultiScale3(gray, 1.1, 10, outputRejectLevels=True)
@@ -356,12 +356,6 @@ def _face(
         embedding=embedding,
         detector_score=score,
     )
-
-
-def _resize(cv2: ModuleType, image: np.ndarray, scale: float) -> np.ndarray:
-    height, width = image.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _quality(cv2: ModuleType, chip: np.ndarray, size_px: int) -> FaceQuality:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from faces import dlib_onnx
-from faces import engine as engine_module
+from faces.detectors import shrink_within
 from faces.engine import CHIP_PADDING, CHIP_SIZE, Engine, EngineConfig, EngineUnavailable
 from faces.weights import CONVERTED_MODEL, SOURCE_MODEL, install_weights, weights_dir
 from tests.conftest import FACES_DIR, read_manifest
@@ -55,8 +55,7 @@ def test_onnx_and_dlib_agree_on_every_face_of_every_shared_photo(both):
     chips = []
     for row in read_manifest():
         rgb = rgb_of(row["file"])
-        scale = min(1.0, onnx_engine.config.max_side / max(rgb.shape[:2]))
-        work = np.ascontiguousarray(engine_module._resize(models.cv2, rgb, scale) if scale < 1 else rgb)
+        work = np.ascontiguousarray(shrink_within(rgb, onnx_engine.config.max_side)[0])
         for rect, _ in onnx_engine._detect(models, work, small_faces=False):
             points = models.shape_predictor(work, rect)
             chips.append(models.dlib.get_face_chip(work, points, size=CHIP_SIZE, padding=CHIP_PADDING))
