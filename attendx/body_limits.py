@@ -12,14 +12,13 @@ import functools
 import logging
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import render
 
-from attendx.ratelimit import wants_json
+from attendx.refusals import refusal
 
 logger = logging.getLogger(__name__)
 
 DRAIN_CHUNK = 64 * 1024
+REFUSED_TEMPLATE = "request_refused.html"
 
 
 def body_limit(limit):
@@ -41,12 +40,6 @@ def limit_for(view_func) -> int:
     if limit is None:
         return settings.REQUEST_BODY_MAX_BYTES
     return int(limit() if callable(limit) else limit)
-
-
-def _refuse(request, *, status: int, code: str, detail: str):
-    if wants_json(request):
-        return JsonResponse({"error": code, "detail": detail}, status=status)
-    return render(request, "request_refused.html", {"status": status, "detail": detail}, status=status)
 
 
 def _declared_length(request) -> int | None:
@@ -71,25 +64,33 @@ class RequestBodyMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             request.body_refused = True
-            return _refuse(
+            return refusal(
                 request,
                 status=411,
                 code="length_required",
                 detail="Send the request with a Content-Length header; chunked bodies are not accepted.",
+                template=REFUSED_TEMPLATE,
             )
         length, limit = _declared_length(request), limit_for(view_func)
         request.attendx_body_limit = limit
         if length is None:
             request.body_refused = True
-            return _refuse(request, status=400, code="bad_content_length", detail="The Content-Length is invalid.")
+            return refusal(
+                request,
+                status=400,
+                code="bad_content_length",
+                detail="The Content-Length is invalid.",
+                template=REFUSED_TEMPLATE,
+            )
         if length > limit:
             request.body_refused = True
             logger.info("Refused a %d-byte body on %s (limit %d)", length, request.path, limit)
-            return _refuse(
+            return refusal(
                 request,
                 status=413,
                 code="too_large",
                 detail=f"The request is {length / 1e6:.1f} MB; this page accepts at most {limit / 1e6:.1f} MB.",
+                template=REFUSED_TEMPLATE,
             )
         return None
 

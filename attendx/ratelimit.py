@@ -13,12 +13,11 @@ import threading
 import time
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.shortcuts import render
 from django_ratelimit.core import _SIMPLE_KEYS, _get_window, _method_match, _split_rate, get_usage
 
 from attendx import unavailable
 from attendx.cache import REDIS_ERRORS, availability_for
+from attendx.refusals import refusal
 from attendx.unavailable import answered_unavailable
 
 logger = logging.getLogger(__name__)
@@ -26,23 +25,8 @@ logger = logging.getLogger(__name__)
 _UNAVAILABLE = object()
 
 
-def wants_json(request) -> bool:
-    accept = request.headers.get("Accept", "")
-    return request.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
-
-
-def _answer(request, *, status: int, retry_after: int, code: str, detail: str):
-    if wants_json(request):
-        response = JsonResponse({"error": code, "detail": detail, "retry_after": retry_after}, status=status)
-    else:
-        context = {"detail": detail, "retry_after": retry_after, "retry_minutes": -(-retry_after // 60)}
-        response = render(request, f"{status}.html", context, status=status)
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
 def too_many_requests(request, retry_after: int):
-    return _answer(
+    return refusal(
         request,
         status=429,
         retry_after=retry_after,
@@ -53,7 +37,7 @@ def too_many_requests(request, retry_after: int):
 
 def limiter_unavailable(request):
     answered_unavailable(request, unavailable.RATE_LIMIT_STORE, "Redis cannot be reached")
-    return _answer(
+    return refusal(
         request,
         status=503,
         retry_after=settings.RATELIMIT_UNAVAILABLE_RETRY_AFTER,
