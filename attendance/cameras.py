@@ -21,6 +21,7 @@ from django.utils.formats import time_format
 
 from accounts.models import Role
 from attendance.models import Camera, Method, Record, Session
+from attendance.outcomes import Result
 from attendance.services import NoSessionRunning, check_in_by_face
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
@@ -54,7 +55,7 @@ def camera_device(camera: Camera):
 class Outcome(StrEnum):
     IDLE = "idle"  # no session running at the camera's location: no snapshot taken
     UNCHANGED = "unchanged"  # the same bytes as the last recognised frame: not recognised again
-    CHECKED = "checked"  # recognised; ``Poll.marked`` holds the records it created
+    CHECKED = "checked"  # recognised; ``Poll.marked`` holds the records it created (frames must agree)
     ERROR = "error"
 
 
@@ -129,8 +130,8 @@ class CameraWorker:
             return Poll(Outcome.UNCHANGED)
         image = decode_upload(frame, frame=True)
         try:
-            result = check_in_by_face(
-                image=image,
+            check_in = check_in_by_face(
+                frames=[image],
                 device=self.device,
                 location=self.camera.location,
                 method=Method.CAMERA,
@@ -139,15 +140,12 @@ class CameraWorker:
         except NoSessionRunning:
             return Poll(Outcome.IDLE)  # the session closed between the two queries
         self._last_seen = seen
-        faces = result.body["faces"]
-        created = {face["record"]["id"] for face in faces if face.get("result") == "checked_in"}
-        marked = [record for record in result.records if str(record.pk) in created]
-        for record in marked:
+        for record in check_in.marked:
             when = time_format(timezone.localtime(record.marked_at), "H:i")
             logger.info("camera %s marked %s %s at %s", self.camera, record.person, record.status, when)
-        if any(face.get("result") == "review" for face in faces):
+        if any(face.result is Result.REVIEW for face in check_in.faces):
             logger.info("camera %s: a face waits for review by staff", self.camera)
-        return Poll(Outcome.CHECKED, marked=marked)
+        return Poll(Outcome.CHECKED, marked=check_in.marked)
 
     def _fetch(self) -> bytes:
         """The current frame from go2rtc; at most one byte over the upload limit, which decoding refuses."""

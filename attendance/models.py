@@ -1,4 +1,5 @@
-"""Groups, sessions and attendance records; pending check-ins waiting for a staff decision; IP cameras.
+"""Groups, sessions and attendance records with their evidence; pending check-ins waiting for a staff
+decision; IP cameras.
 
 One record per person per session is a database constraint, never a "check, then insert".
 """
@@ -110,6 +111,39 @@ class Record(models.Model):
 
     def __str__(self):
         return f"{self.person} {self.status} at {self.session}"
+
+
+def evidence_upload_to(evidence, filename):
+    return f"evidence/{timezone.now():%Y/%m/%d}/{filename}"
+
+
+class EvidenceQuerySet(models.QuerySet):
+    def expired(self, moment=None):
+        days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+        return self.filter(created_at__lte=(moment or timezone.now()) - timedelta(days=days))
+
+
+class Evidence(models.Model):
+    """Why a face mark was made: the face as the deciding frame showed it, and the frames that agreed.
+
+    Kept ATTENDANCE["EVIDENCE_DAYS"] days (purge_check_ins deletes it and its crop); the record stays.
+    """
+
+    record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="evidence")
+    face = models.FileField(storage=private_face_storage, upload_to=evidence_upload_to, max_length=255)
+    distance = models.FloatField(help_text="to the nearest enrolled sample of the person")
+    margin = models.FloatField(null=True, blank=True, help_text="how much nearer than anybody else")
+    frames = models.JSONField(default=list, help_text="the frames that agreed: digest, time, distance")
+    liveness = models.CharField(max_length=32, blank=True, help_text="blank: not checked")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = EvidenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "evidence"
+
+    def __str__(self):
+        return f"Evidence for {self.record}"
 
 
 class Change(models.TextChoices):

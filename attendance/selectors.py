@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from attendance.models import Group, PendingCheckIn, Record, Session, Status
+from attendance.models import Evidence, Group, PendingCheckIn, Record, Session, Status
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
 REPORTS = "attendance-reports"
@@ -47,12 +47,15 @@ class RosterLine:
     marked_at: str | None  # ISO time
     method: str | None
     marked_by: str | None
+    record_id: str | None = None
+    evidence: bool = False  # a face crop to show
 
 
 def _roster(session: Session, moment: datetime) -> list[dict]:
     records = {
         record.person_id: record for record in Record.objects.filter(session=session).select_related("marked_by")
     }
+    with_evidence = set(Evidence.objects.filter(record__session=session).values_list("record_id", flat=True))
     people = list(session.group.members.all())
     known = {person.pk for person in people}
     people += list(get_user_model().objects.filter(pk__in=[pk for pk in records if pk not in known]))
@@ -70,6 +73,8 @@ def _roster(session: Session, moment: datetime) -> list[dict]:
                     marked_at=record.marked_at.isoformat() if record else None,
                     method=record.method if record else None,
                     marked_by=str(record.marked_by) if record and record.marked_by else None,
+                    record_id=str(record.pk) if record else None,
+                    evidence=bool(record and record.pk in with_evidence),
                 )
             )
         )

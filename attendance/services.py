@@ -1,30 +1,34 @@
 """Writes for attendance: check-in by face, manual marks, review decisions.
 
-A check-in is acknowledged only after its records are committed. The database enforces one record
-per person per session; two kiosks racing for the same person both get an answer, and exactly one
-record exists. An Idempotency-Key's answer is stored in the same transaction and replayed on retries.
+A check-in is acknowledged only after its records are committed. A face marks a person only when
+frames agree (attendance.agreement); the mark keeps its evidence (attendance.models.Evidence). The
+database enforces one record per person per session; two kiosks racing for the same person both get
+an answer, and exactly one record exists. An Idempotency-Key's answer is stored in the same
+transaction and replayed on retries.
 """
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from django.utils.formats import time_format
 
+from attendance import agreement
+from attendance.evidence import face_crop
 from attendance.models import (
     Change,
     CheckInRequest,
+    Evidence,
     Method,
     PendingCheckIn,
     Record,
     RecordChange,
     Review,
     Session,
-    Status,
 )
+from attendance.outcomes import CheckIn, FaceOutcome, Replayed, Result, api_answer
 from attendance.selectors import bump_reports_generation
 from attendx.db import on_commit, run_in_transaction
 from faces.images import DecodedImage, encode_jpeg
@@ -36,36 +40,6 @@ logger = logging.getLogger(__name__)
 
 class NoSessionRunning(LookupError):
     message = "No session is open for check-in right now."
-
-
-@dataclass
-class CheckInResult:
-    status_code: int
-    body: dict
-    replayed: bool = False
-    records: list = field(default_factory=list)
-
-
-def _person_json(person) -> dict:
-    return {"id": str(person.pk), "name": str(person)}
-
-
-def _record_json(record: Record) -> dict:
-    return {
-        "id": str(record.pk),
-        "session": str(record.session_id),
-        "status": str(record.status),
-        "marked_at": record.marked_at.isoformat(),
-        "method": str(record.method),
-    }
-
-
-def describe_record(record: Record, *, already: bool) -> str:
-    when = time_format(timezone.localtime(record.marked_at), "H:i")
-    if already:
-        return f"{record.person}: already checked in at {when}"
-    late = ", late" if record.status == Status.LATE else ""
-    return f"{record.person}: checked in at {when}{late}"
 
 
 def _session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
@@ -103,26 +77,37 @@ def mark_arrival(*, session: Session, person, moment, method: str, distance=None
     return run_in_transaction(write)
 
 
+def _replay(device, idempotency_key: str) -> Replayed | None:
+    previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
+    return None if previous is None else Replayed(previous.status_code, previous.response)
+
+
+def _margin(match) -> float | None:
+    return None if match.runner_up_distance is None else match.runner_up_distance - match.distance
+
+
 def check_in_by_face(
     *,
-    image: DecodedImage,
+    frames: Sequence[DecodedImage],
     device,
     session: Session | None = None,
     location: str | None = None,
     method: str = Method.FACE,
     idempotency_key: str = "",
     moment=None,
-) -> CheckInResult:
-    """Recognise every face in the frame and mark each accepted person once in their session.
+) -> CheckIn | Replayed:
+    """Recognise the faces of ``frames`` (one, or a short burst, oldest first) and mark each person on
+    whom enough frames agree (attendance.agreement), once per session, with the evidence.
 
-    Without ``session``, every session running now is a candidate, or only those at ``location``.
-    A face sent to review keeps the frame as decoded, re-encoded as JPEG: never the uploaded bytes.
+    The outcome is the faces of the last frame. Without ``session``, every session running now is a
+    candidate, or only those at ``location``. A face sent to review keeps the frame as decoded,
+    re-encoded as JPEG (never the uploaded bytes); an open review of the same person is not repeated.
     """
+    if not frames:
+        raise ValueError("A check-in needs at least one frame.")
     moment = moment or timezone.now()
-    if idempotency_key:
-        previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
-        if previous is not None:
-            return CheckInResult(previous.status_code, previous.response, replayed=True)
+    if idempotency_key and (replayed := _replay(device, idempotency_key)):
+        return replayed
 
     if session is not None:
         sessions = [session]
@@ -135,80 +120,111 @@ def check_in_by_face(
     open_sessions = [s for s, keys in rosters.items() if not keys]
     among = None if open_sessions else set().union(*rosters.values())
 
-    # IP cameras see people from afar: their frames are searched for smaller faces.
-    identifications = face_identify(image=image, among=among, small_faces=method == Method.CAMERA)
+    rule = agreement.Rule.from_settings()
+    for image in frames:
+        # IP cameras see people from afar: their frames are searched for smaller faces.
+        identifications = face_identify(image=image, among=among, small_faces=method == Method.CAMERA)
+        accepted = {f.match.person: f.match.distance for f in identifications if f.decision is Decision.ACCEPT}
+        votes = agreement.observe(
+            str(device.pk), frame=image.digest, at=moment.timestamp(), accepted=accepted, rule=rule
+        )
+    agreed = {person for person, seen in votes.items() if len(seen) >= rule.frames}
+    crops = {
+        id(found): face_crop(image.rgb, found.box)
+        for found in identifications
+        if found.decision is Decision.ACCEPT and found.match.person in agreed
+    }
     reviewing = any(found.decision is Decision.REVIEW for found in identifications)
     frame = encode_jpeg(image.rgb) if reviewing else b""
     saved_files = []
 
-    def write() -> CheckInResult:
-        # Run again after a conflict (MongoDB): the frames of the aborted attempt go first.
+    def save_file(field_file, name: str, data: bytes) -> None:
+        field_file.save(name, ContentFile(data), save=False)
+        saved_files.append(field_file.name)
+
+    def accept(found, target) -> FaceOutcome:
+        seen = tuple(votes[found.match.person])
+        outcome = {
+            "box": found.box,
+            "decision": found.decision,
+            "person": found.person,
+            "distance": found.match.distance,
+            "margin": _margin(found.match),
+            "agreeing": seen,
+            "needed": rule.frames,
+        }
+        if found.match.person not in agreed:
+            existing = Record.objects.filter(session=target, person=found.person).first()
+            if existing is None:
+                return FaceOutcome(result=Result.AGREEING, **outcome)
+            return FaceOutcome(result=Result.ALREADY, record=existing, **outcome)
+        record, created = mark_arrival(
+            session=target,
+            person=found.person,
+            moment=moment,
+            method=method,
+            distance=found.match.distance,
+            device=device,
+        )
+        if created:
+            evidence = Evidence(
+                record=record,
+                distance=found.match.distance,
+                margin=outcome["margin"],
+                frames=[one.to_json() for one in seen],
+                created_at=moment,
+            )
+            save_file(evidence.face, f"{record.pk}-{image.digest[:16]}.jpg", crops[id(found)])
+            evidence.save()
+        return FaceOutcome(result=Result.CHECKED_IN if created else Result.ALREADY, record=record, **outcome)
+
+    def review(found, target) -> FaceOutcome:
+        waiting = PendingCheckIn.objects.open(moment).filter(session=target, candidate=found.person)
+        if not waiting.exists():
+            pending = PendingCheckIn(
+                session=target,
+                candidate=found.person,
+                distance=found.match.distance,
+                box=list(found.box),
+                device=device,
+                method=method,
+                captured_at=moment,
+                expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
+            )
+            save_file(pending.frame, f"{image.digest}.jpg", frame)
+            pending.save()
+        return FaceOutcome(box=found.box, decision=found.decision, result=Result.REVIEW, distance=found.match.distance)
+
+    def write() -> CheckIn | Replayed:
+        # Run again after a conflict (MongoDB): the files of the aborted attempt go first.
         _delete_files(saved_files)
         saved_files.clear()
-        if idempotency_key:
-            previous = CheckInRequest.objects.filter(device=device, key=idempotency_key).first()
-            if previous is not None:
-                return CheckInResult(previous.status_code, previous.response, replayed=True)
-        faces, records, created_any = [], [], False
+        if idempotency_key and (replayed := _replay(device, idempotency_key)):
+            return replayed
+        faces = []
         for found in identifications:
-            entry = {"box": list(found.box), "decision": str(found.decision), "person": None}
-            if found.decision is Decision.ACCEPT:
-                target = _session_for(rosters, found.match.person, open_sessions)
-                record, created = mark_arrival(
-                    session=target,
-                    person=found.person,
-                    moment=moment,
-                    method=method,
-                    distance=found.match.distance,
-                    device=device,
-                )
-                created_any |= created
-                records.append(record)
-                entry.update(
-                    result="checked_in" if created else "already_checked_in",
-                    person=_person_json(found.person),
-                    record=_record_json(record),
-                    message=describe_record(record, already=not created),
-                )
-            elif found.decision is Decision.REVIEW:
-                target = _session_for(rosters, found.match.person, open_sessions)
-                pending = PendingCheckIn(
-                    session=target,
-                    candidate=found.person,
-                    distance=found.match.distance,
-                    box=list(found.box),
-                    device=device,
-                    method=method,
-                    captured_at=moment,
-                    expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
-                )
-                pending.frame.save(f"{image.digest}.jpg", ContentFile(frame), save=False)
-                saved_files.append(pending.frame.name)
-                pending.save()
-                entry.update(result="review", message="Not sure who this is: a staff member will check.")
-            else:
-                entry.update(result="unknown", message="Not recognised.")
-            faces.append(entry)
-        body = {
-            "faces": faces,
-            "message": " · ".join(face["message"] for face in faces) if faces else "No face found.",
-        }
-        status_code = 201 if created_any else 200
+            if found.decision is Decision.REJECT:
+                faces.append(FaceOutcome(box=found.box, decision=found.decision, result=Result.UNKNOWN))
+                continue
+            target = _session_for(rosters, found.match.person, open_sessions)
+            faces.append(accept(found, target) if found.decision is Decision.ACCEPT else review(found, target))
+        check_in = CheckIn(faces=faces, frames=len(frames))
         if idempotency_key:
+            status_code, body = api_answer(check_in)
             CheckInRequest.objects.create(device=device, key=idempotency_key, status_code=status_code, response=body)
-        if created_any:
+        if check_in.created:
             on_commit(bump_reports_generation)
-        return CheckInResult(status_code, body, records=records)
+        return check_in
 
     try:
         result = run_in_transaction(write)
     except BaseException:
         _delete_files(saved_files)
         raise
-    if not result.replayed:
+    if isinstance(result, CheckIn):
         # A camera sends a frame every few seconds: its worker logs the marks, not every frame.
         level = logging.DEBUG if method == Method.CAMERA else logging.INFO
-        logger.log(level, "Check-in by %s: %s", device, result.body["message"])
+        logger.log(level, "Check-in by %s: %s", device, result.message)
     return result
 
 
@@ -286,14 +302,24 @@ def _close(pending: PendingCheckIn, state: str, by) -> None:
         on_commit(lambda: storage.delete(name))
 
 
-def purge_expired(*, moment=None) -> tuple[int, int]:
-    """Delete expired pending check-ins (with their frames) and old idempotency answers."""
+def purge_expired(*, moment=None) -> tuple[int, int, int]:
+    """Delete expired pending check-ins and evidence (with their files), and old idempotency answers.
+
+    Returns (pending check-ins, evidence, answers) deleted. The records themselves stay.
+    """
     moment = moment or timezone.now()
     expired = list(PendingCheckIn.objects.expired(moment))
     for pending in expired:
         if pending.frame.name:
             pending.frame.storage.delete(pending.frame.name)
     PendingCheckIn.objects.filter(pk__in=[p.pk for p in expired]).delete()
+    old_evidence = list(Evidence.objects.expired(moment))
+    for evidence in old_evidence:
+        if evidence.face.name:
+            evidence.face.storage.delete(evidence.face.name)
+    Evidence.objects.filter(pk__in=[e.pk for e in old_evidence]).delete()
+    if old_evidence:
+        bump_reports_generation()  # rosters show the crops
     cutoff = moment - timedelta(hours=settings.ATTENDANCE["IDEMPOTENCY_HOURS"])
     answers, _ = CheckInRequest.objects.filter(created_at__lt=cutoff).delete()
-    return len(expired), answers
+    return len(expired), len(old_evidence), answers

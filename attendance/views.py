@@ -2,7 +2,7 @@
 
 import csv
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import check_in_devices_required, staff_required
 from attendance import selectors
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
-from attendance.models import Group, Method, PendingCheckIn, Session
+from attendance.models import Evidence, Group, Method, PendingCheckIn, Record, Session
+from attendance.outcomes import Replayed, api_answer
 from attendance.services import (
     NoSessionRunning,
     approve_pending,
@@ -65,15 +66,17 @@ def _check_in(request):
     key = request.headers.get("Idempotency-Key", "")
     if key and not IDEMPOTENCY_KEY.match(key):
         raise CheckInRefused(400, "bad_idempotency_key", "Idempotency-Key: 1-128 letters, digits or . _ : -")
-    upload = form.cleaned_data["image"]
+    uploads = request.FILES.getlist("image")
+    most = settings.ATTENDANCE["BURST_MAX_FRAMES"]
+    if len(uploads) > most:
+        raise CheckInRefused(400, "too_many_frames", f"Send at most {most} frames (`image` fields) at a time.")
     limit = settings.FACES["MAX_UPLOAD_BYTES"]
-    if upload.size > limit:
+    if any(upload.size > limit for upload in uploads):
         raise CheckInRefused(413, "too_large", f"Photos may be at most {limit / 1e6:.0f} MB.")
-    data = upload.read()
     try:
-        image = decode_upload(data, filename=upload.name, frame=True)
+        frames = [decode_upload(upload.read(), filename=upload.name, frame=True) for upload in uploads]
         return check_in_by_face(
-            image=image,
+            frames=frames,
             device=request.user,
             session=form.cleaned_data["session"],
             method=Method.FACE,
@@ -95,6 +98,10 @@ def _check_in(request):
 @check_in_devices_required
 @ratelimit(rate=check_in_rate, key="user", store_down="local")
 def api_check_in(request):
+    """Check in the faces of one frame or a short burst of them (``image`` fields, oldest first).
+
+    A face marks a person once enough frames agree (docs/api.md); the answer is that of the last frame.
+    """
     try:
         result = _check_in(request)
     except CheckInRefused as refused:
@@ -102,10 +109,12 @@ def api_check_in(request):
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
-    response = JsonResponse(result.body, status=result.status_code)
-    if result.replayed:
+    if isinstance(result, Replayed):
+        response = JsonResponse(result.body, status=result.status_code)
         response["Idempotent-Replayed"] = "true"
-    return response
+        return response
+    status_code, body = api_answer(result)
+    return JsonResponse(body, status=status_code)
 
 
 @body_limit(check_in_body_limit)
@@ -124,9 +133,10 @@ def kiosk(request):
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
-    tone = "ok" if result.status_code == 201 else "info"
-    context["outcome"] = {"tone": tone, "message": result.body["message"], "faces": result.body["faces"]}
-    return render(request, "attendance/kiosk.html", context, status=result.status_code)
+    status_code, body = (result.status_code, result.body) if isinstance(result, Replayed) else api_answer(result)
+    tone = "ok" if status_code == 201 else "info"
+    context["outcome"] = {"tone": tone, "message": body["message"], "faces": body["faces"]}
+    return render(request, "attendance/kiosk.html", context, status=status_code)
 
 
 def _refuse(request, form) -> int:
@@ -318,6 +328,32 @@ def review_decide(request, pending_id, decision):
         reject_pending(pending=pending, by=request.user)
         messages.info(request, "Check-in rejected.")
     return redirect("attendance:reviews")
+
+
+@staff_required
+def record_detail(request, record_id):
+    """One mark: who, when, how; for a face mark its evidence (the face, distances, agreeing frames)."""
+    records = Record.objects.select_related("session__group", "person", "device", "marked_by")
+    record = get_object_or_404(records, pk=record_id)
+    evidence = Evidence.objects.filter(record=record).first()
+    frames = []
+    if evidence is not None:
+        frames = [{**seen, "at": datetime.fromtimestamp(seen["at"], tz=UTC)} for seen in evidence.frames]
+    days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+    context = {
+        "record": record,
+        "evidence": evidence,
+        "frames": frames,
+        "evidence_days": days,
+        "kept_until": evidence.created_at + timedelta(days=days) if evidence else None,
+    }
+    return render(request, "attendance/record_detail.html", context)
+
+
+@staff_required
+def record_face(request, record_id):
+    evidence = get_object_or_404(Evidence, record_id=record_id)
+    return private_file_response(evidence.face, "image/jpeg")
 
 
 @staff_required

@@ -111,6 +111,9 @@ def shared_redis() -> redis.Redis:
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
+    from attendance import agreement
+
+    agreement.forget_local()  # the frames a process saw itself, kept for when Redis is down
     attendx_cache._availability.clear()
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
     try:

@@ -264,6 +264,15 @@ LOGGING = {
         "attendx": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "accounts": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "faces": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
+    # Agreement across frames (attendance.agreement): a face mark needs AGREE_FRAMES distinct frames
+    # accepting the person among the device's last AGREE_OF_LAST within AGREE_SECONDS.
+    "AGREE_FRAMES": env.int("ATTENDANCE_AGREE_FRAMES", default=2),
+    "AGREE_OF_LAST": env.int("ATTENDANCE_AGREE_OF_LAST", default=3),
+    "AGREE_SECONDS": env.float("ATTENDANCE_AGREE_SECONDS", default=5.0),
+    # Frames one check-in request may carry (a kiosk sends a short burst).
+    "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=3),
+    # The evidence of a face mark (the face crop, distances, agreeing frames) is kept this long.
+    "EVIDENCE_DAYS": env.int("ATTENDANCE_EVIDENCE_DAYS", default=30),
         "attendance": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }

@@ -13,6 +13,7 @@ from attendance.services import check_in_by_face, mark_manually
 from faces.services import decode_upload
 from tests.attendance.conftest import make_session
 from tests.conftest import missing_key, other_shape_key
+from tests.faces import variants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,8 +24,10 @@ def staff_client(client, staff):
     return client
 
 
-def face_check_in(photo, device):
-    return check_in_by_face(image=decode_upload(photo.data, frame=True), device=device)
+def face_check_in(photo, device, **options):
+    """Check in as a kiosk does, with a frame a moment before ``photo``'s."""
+    frames = [decode_upload(frame, frame=True) for frame in variants.burst(photo.data)]
+    return check_in_by_face(frames=frames, device=device, **options)
 
 
 def test_the_roster_shows_present_late_absent_and_excused(staff_client, classroom, shared_photos, kiosk, staff):
@@ -175,9 +178,12 @@ def test_the_kiosk_page_and_its_upload_fallback(client, kiosk, classroom, shared
     client.force_login(kiosk)
     page = client.get(reverse("attendance:kiosk"))
     assert page.status_code == 200 and 'id="kiosk-video"' in page.content.decode()
-    response = client.post(
-        reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", shared_photos["amy_adams/01.jpg"].data)}
-    )
+    assert 'name="image"' in page.content.decode() and "multiple" in page.content.decode()
+    frames = variants.burst(shared_photos["amy_adams/01.jpg"].data)
+    one = client.post(reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", frames[0])})
+    assert one.status_code == 200 and not Record.objects.exists()
+    assert "Amy Adams: hold still (1 of 2 frames)" in one.content.decode()
+    response = client.post(reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", frames[1])})
     assert response.status_code == 201
     assert "Amy Adams: checked in at" in response.content.decode()
 
@@ -231,7 +237,7 @@ def test_an_approved_camera_sighting_keeps_its_method(staff, classroom, shared_p
     from attendance.services import approve_pending
 
     photo = shared_photos["deepface_p02/02.jpg"]
-    check_in_by_face(image=decode_upload(photo.data, frame=True), device=kiosk, method=Method.CAMERA)
+    face_check_in(photo, kiosk, method=Method.CAMERA)
     record = approve_pending(pending=PendingCheckIn.objects.get(), by=staff)
     assert record.method == "camera" and record.marked_by == staff
 

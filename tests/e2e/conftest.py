@@ -1,6 +1,7 @@
 """A real browser: Debian's chromium driven by Playwright, with a fake webcam showing a real photo.
 
-The webcam clip is a one-frame Y4M made by ffmpeg from a photo in the shared folder; Chromium loops
+The webcam clip is a one-second Y4M made by ffmpeg from a photo in the shared folder, with the temporal
+noise of a camera sensor (no two frames are the same bytes, as with a real webcam); Chromium loops
 it. Screenshots of every page go to test-results/e2e/ for people to look at.
 """
 
@@ -26,7 +27,8 @@ SCREENSHOTS = Path(settings.BASE_DIR) / "test-results" / "e2e"
 
 
 def webcam_clip(photo: str, folder: Path) -> Path:
-    """A 640x480 one-frame Y4M clip of ``photo`` for --use-file-for-fake-video-capture."""
+    """A 640x480 one-second (25 frames) Y4M clip of ``photo``, with sensor-like noise, for
+    --use-file-for-fake-video-capture."""
     clip = folder / (photo.replace("/", "_") + ".y4m")
     if not clip.exists():
         subprocess.run(
@@ -35,12 +37,15 @@ def webcam_clip(photo: str, folder: Path) -> Path:
                 "-y",
                 "-loglevel",
                 "error",
+                "-loop",
+                "1",
                 "-i",
                 str(FACES_DIR / photo),
                 "-frames:v",
-                "1",
+                "25",
                 "-vf",
-                "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,format=yuv420p",
+                "scale=640:480:force_original_aspect_ratio=decrease,pad=640:480:(ow-iw)/2:(oh-ih)/2,"
+                "noise=alls=4:allf=t,format=yuv420p",
                 "-f",
                 "yuv4mpegpipe",
                 str(clip),

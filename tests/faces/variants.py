@@ -30,6 +30,21 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
     return encode(image.convert("RGB"), "JPEG", quality=quality)
 
 
+def next_frame(data: bytes) -> bytes:
+    """Another frame of the same scene, a moment later: the same pixels, other bytes (upright, JPEG)."""
+    from PIL import ImageOps
+
+    return jpeg(ImageOps.exif_transpose(as_image(data)), quality=88)
+
+
+def burst(data: bytes) -> list[bytes]:
+    """What a kiosk sends: a frame a moment before ``data``, then ``data``; just ``data`` if it is no image."""
+    try:
+        return [next_frame(data), data]
+    except (OSError, Image.DecompressionBombError):
+        return [data]
+
+
 def cmyk_jpeg(image: Image.Image) -> bytes:
     return encode(image.convert("CMYK"), "JPEG", quality=92)
 

@@ -1,4 +1,5 @@
-"""Delete expired pending check-ins (and their captured frames) and old Idempotency-Key answers.
+"""Delete expired pending check-ins (and their captured frames), evidence older than
+ATTENDANCE["EVIDENCE_DAYS"] (with its face crops; the records stay) and old Idempotency-Key answers.
 
 Run it daily (cron or a scheduler); frames of faces nobody reviewed should not linger.
 """
@@ -12,5 +13,8 @@ class Command(BaseCommand):
     help = __doc__
 
     def handle(self, *args, **options):
-        pending, answers = purge_expired()
-        self.stdout.write(f"Deleted {pending} expired pending check-in(s) and {answers} old idempotency answer(s).")
+        pending, evidence, answers = purge_expired()
+        self.stdout.write(
+            f"Deleted {pending} expired pending check-in(s), the evidence of {evidence} mark(s) "
+            f"and {answers} old idempotency answer(s)."
+        )

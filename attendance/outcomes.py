@@ -1,0 +1,121 @@
+"""What a check-in did, face by face: typed outcomes, and their one JSON form (the API's answer).
+
+The check-in service returns a ``CheckIn``; the API view, the kiosk page and the camera worker read
+its fields. ``api_answer`` is the API's status and body for it, which the service also stores as the
+answer to an Idempotency-Key (in the same transaction as the marks), so a retry gets the same bytes.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from django.utils import timezone
+from django.utils.formats import time_format
+
+from attendance.agreement import Seen
+from attendance.models import Record, Status
+from faces.matching import Decision
+
+
+class Result(StrEnum):
+    CHECKED_IN = "checked_in"  # marked now
+    ALREADY = "already_checked_in"  # marked before: nothing changed
+    AGREEING = "agreeing"  # accepted, waiting for more frames to agree (attendance.agreement)
+    REVIEW = "review"  # close to somebody, not certain: a staff member decides
+    UNKNOWN = "unknown"
+
+
+def describe_record(record: Record, *, already: bool) -> str:
+    when = time_format(timezone.localtime(record.marked_at), "H:i")
+    if already:
+        return f"{record.person}: already checked in at {when}"
+    late = ", late" if record.status == Status.LATE else ""
+    return f"{record.person}: checked in at {when}{late}"
+
+
+@dataclass(frozen=True, eq=False)
+class FaceOutcome:
+    box: tuple[int, int, int, int]
+    decision: Decision
+    result: Result
+    person: object | None = None  # the User, for CHECKED_IN, ALREADY and AGREEING
+    record: Record | None = None  # for CHECKED_IN and ALREADY
+    distance: float | None = None
+    margin: float | None = None  # runner-up distance minus distance; None with nobody else to compare
+    agreeing: tuple[Seen, ...] = ()  # the recent frames that accepted this person, this one first
+    needed: int = 0  # frames the agreement rule needs
+
+    @property
+    def created(self) -> bool:
+        return self.result is Result.CHECKED_IN
+
+    @property
+    def message(self) -> str:
+        if self.result in (Result.CHECKED_IN, Result.ALREADY):
+            return describe_record(self.record, already=self.result is Result.ALREADY)
+        if self.result is Result.AGREEING:
+            return f"{self.person}: hold still ({len(self.agreeing)} of {self.needed} frames)"
+        if self.result is Result.REVIEW:
+            return "Not sure who this is: a staff member will check."
+        return "Not recognised."
+
+    def to_json(self) -> dict:
+        answer = {
+            "box": list(self.box),
+            "decision": str(self.decision),
+            "result": str(self.result),
+            "person": None,
+            "message": self.message,
+        }
+        if self.person is not None and self.result is not Result.REVIEW:
+            answer["person"] = {"id": str(self.person.pk), "name": str(self.person)}
+        if self.record is not None:
+            answer["record"] = _record_json(self.record)
+        if self.decision is Decision.ACCEPT:
+            answer["agreement"] = {"frames": len(self.agreeing), "needed": self.needed}
+        return answer
+
+
+def _record_json(record: Record) -> dict:
+    return {
+        "id": str(record.pk),
+        "session": str(record.session_id),
+        "status": str(record.status),
+        "marked_at": record.marked_at.isoformat(),
+        "method": str(record.method),
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class CheckIn:
+    """The faces of the request's last frame, after every frame of it was seen."""
+
+    faces: list[FaceOutcome] = field(default_factory=list)
+    frames: int = 1
+
+    @property
+    def created(self) -> bool:
+        return any(face.created for face in self.faces)
+
+    @property
+    def marked(self) -> list[Record]:
+        """The records this check-in created."""
+        return [face.record for face in self.faces if face.created]
+
+    @property
+    def message(self) -> str:
+        return " · ".join(face.message for face in self.faces) if self.faces else "No face found."
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The stored answer to an Idempotency-Key seen before."""
+
+    status_code: int
+    body: dict
+
+
+def api_answer(check_in: CheckIn) -> tuple[int, dict]:
+    """201 when somebody was marked, else 200; the faces of the last frame, largest first."""
+    faces = [face.to_json() for face in check_in.faces]
+    body = {"faces": faces, "message": check_in.message, "frames": check_in.frames}
+    return (201 if check_in.created else 200), body
