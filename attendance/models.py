@@ -210,8 +210,19 @@ class PendingCheckIn(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="pending_check_ins")
     candidate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     distance = models.FloatField()
+    runner_up = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the next nearest person, when somebody else came close too",
+    )
+    runner_up_distance = models.FloatField(null=True, blank=True)
     frame = models.FileField(storage=private_face_storage, upload_to=pending_frame_upload_to, max_length=255)
-    box = models.JSONField()
+    frame_width = models.PositiveIntegerField(null=True, blank=True)
+    frame_height = models.PositiveIntegerField(null=True, blank=True)
+    box = models.JSONField(help_text="x, y, width, height of the face in the frame's pixels")
     device = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

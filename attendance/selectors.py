@@ -231,4 +231,55 @@ def records_for_export(
 
 
 def open_reviews():
-    return PendingCheckIn.objects.open().select_related("session__group", "candidate", "device")
+    return PendingCheckIn.objects.open().select_related("session__group", "candidate", "runner_up", "device")
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A pending check-in as staff decide it: plain words, the face, who it may be, where in the frame."""
+
+    pending: PendingCheckIn
+    doubt: str  # in plain words, never a raw distance
+    sample_id: str | None  # the candidate's most recent enrolled photo
+    outline: dict | None  # the face's box in percent of the frame (left, top, width, height)
+    already: Record | None  # the candidate's record for the session, when they are marked already
+
+
+def doubt_in_words(pending: PendingCheckIn, review_distance: float) -> str:
+    if pending.runner_up_id is not None and pending.runner_up_distance is not None:
+        if pending.runner_up_distance < review_distance:
+            return f"Looks like {pending.candidate} or {pending.runner_up}: both came close."
+    return f"Close to {pending.candidate}, but not certain."
+
+
+def _outline(pending: PendingCheckIn) -> dict | None:
+    if not pending.frame_width or not pending.frame_height:
+        return None
+    x, y, w, h = pending.box
+    width, height = pending.frame_width, pending.frame_height
+    return {"left": 100 * x / width, "top": 100 * y / height, "width": 100 * w / width, "height": 100 * h / height}
+
+
+def review_items(review_distance: float) -> list[ReviewItem]:
+    from faces.models import FaceSample
+
+    pending = list(open_reviews())
+    samples = {}
+    for person_id, sample_id in FaceSample.objects.filter(person__in={p.candidate_id for p in pending}).values_list(
+        "person_id", "pk"
+    ):
+        samples.setdefault(person_id, str(sample_id))  # newest first (FaceSample.Meta.ordering)
+    records = {
+        (record.session_id, record.person_id): record
+        for record in Record.objects.filter(session__in={p.session_id for p in pending})
+    }
+    return [
+        ReviewItem(
+            pending=item,
+            doubt=doubt_in_words(item, review_distance),
+            sample_id=samples.get(item.candidate_id),
+            outline=_outline(item),
+            already=records.get((item.session_id, item.candidate_id)),
+        )
+        for item in pending
+    ]

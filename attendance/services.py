@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -181,10 +182,15 @@ def check_in_by_face(
     def review(found, target) -> FaceOutcome:
         waiting = PendingCheckIn.objects.open(moment).filter(session=target, candidate=found.person)
         if not waiting.exists():
+            runner_up = found.match.runner_up
             pending = PendingCheckIn(
                 session=target,
                 candidate=found.person,
                 distance=found.match.distance,
+                runner_up=get_user_model().objects.filter(pk=runner_up).first() if runner_up else None,
+                runner_up_distance=found.match.runner_up_distance,
+                frame_width=image.size[0],
+                frame_height=image.size[1],
                 box=list(found.box),
                 device=device,
                 method=method,
@@ -260,11 +266,15 @@ def unmark(*, session: Session, person, by) -> bool:
     return run_in_transaction(write)
 
 
-def approve_pending(*, pending: PendingCheckIn, by) -> Record:
-    """Approve a review: the candidate is marked as of the moment they were seen, by the same method."""
+def approve_pending(*, pending: PendingCheckIn, by) -> tuple[Record, bool]:
+    """Approve a review: the candidate is marked as of the moment they were seen, by the same method.
 
-    def write() -> Record:
-        record, _ = mark_arrival(
+    Returns (record, created). A candidate already marked keeps their record as it is: the review is
+    closed and nothing else changes.
+    """
+
+    def write() -> tuple[Record, bool]:
+        record, created = mark_arrival(
             session=pending.session,
             person=pending.candidate,
             moment=pending.captured_at,
@@ -274,11 +284,12 @@ def approve_pending(*, pending: PendingCheckIn, by) -> Record:
             marked_by=by,
         )
         _close(pending, Review.APPROVED, by)
-        RecordChange.objects.create(
-            session=pending.session, person=pending.candidate, action=Change.APPROVED, status=record.status, by=by
-        )
-        on_commit(bump_reports_generation)
-        return record
+        if created:
+            RecordChange.objects.create(
+                session=pending.session, person=pending.candidate, action=Change.APPROVED, status=record.status, by=by
+            )
+            on_commit(bump_reports_generation)
+        return record, created
 
     return run_in_transaction(write)
 

@@ -12,10 +12,12 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import time_format
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import check_in_devices_required, staff_required
 from attendance import selectors
+from attendance.evidence import face_crop
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
 from attendance.models import Evidence, Group, Method, PendingCheckIn, Record, Session
 from attendance.outcomes import Replayed, api_answer
@@ -34,6 +36,7 @@ from attendx.ratelimit import ratelimit
 from attendx.unavailable import answered_unavailable
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.services import decode_upload
+from faces.services import thresholds as face_thresholds
 from faces.storage import private_file_response
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -314,7 +317,8 @@ def group_detail(request, group_id):
 
 @staff_required
 def review_list(request):
-    return render(request, "attendance/review_list.html", {"pending": selectors.open_reviews()})
+    items = selectors.review_items(face_thresholds().review)
+    return render(request, "attendance/review_list.html", {"items": items})
 
 
 @require_POST
@@ -322,8 +326,14 @@ def review_list(request):
 def review_decide(request, pending_id, decision):
     pending = get_object_or_404(PendingCheckIn.objects.open().select_related("candidate", "session"), pk=pending_id)
     if decision == "approve":
-        approve_pending(pending=pending, by=request.user)
-        messages.success(request, f"{pending.candidate} marked at {pending.session}.")
+        record, created = approve_pending(pending=pending, by=request.user)
+        if created:
+            messages.success(request, f"{pending.candidate} marked at {pending.session}.")
+        else:
+            when = time_format(timezone.localtime(record.marked_at), "H:i")
+            messages.info(
+                request, f"{pending.candidate} was already checked in at {when} ({record.status}): nothing changed."
+            )
     else:
         reject_pending(pending=pending, by=request.user)
         messages.info(request, "Check-in rejected.")
@@ -359,3 +369,22 @@ def record_face(request, record_id):
 @staff_required
 def review_frame(request, pending_id):
     return private_file_response(get_object_or_404(PendingCheckIn, pk=pending_id).frame)
+
+
+@staff_required
+def review_face(request, pending_id):
+    """The face alone, cut from the review's frame (which is kept; the crop is made on request)."""
+    pending = get_object_or_404(PendingCheckIn, pk=pending_id)
+    if not pending.frame.name:
+        raise Http404("No frame.")
+    try:
+        with pending.frame.open("rb") as handle:
+            rgb = decode_upload(handle.read(), frame=True).rgb
+    except FileNotFoundError:
+        raise Http404("The frame is gone.") from None
+    except ImageRejected:
+        raise Http404("The frame cannot be read.") from None
+    response = HttpResponse(face_crop(rgb, tuple(pending.box)), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -75,6 +75,67 @@ def test_review_approve_creates_the_record(staff_client, staff, classroom, share
     assert pending.frame.name == "" and not pending.frame.storage.exists(frame_name)
 
 
+def test_the_review_queue_shows_the_face_beside_the_enrolled_photo_in_plain_words(
+    staff_client, classroom, shared_photos, kiosk
+):
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    pending = PendingCheckIn.objects.get()
+    sample = classroom.people["deepface_p02"].face_samples.get()
+    content = staff_client.get(reverse("attendance:reviews")).content.decode()
+    assert reverse("attendance:review-face", args=[pending.pk]) in content
+    assert reverse("faces:sample-image", args=[sample.pk]) in content
+    assert "Close to Deepface P02, but not certain." in content
+    assert "distance" not in content.lower()
+    assert 'class="outline" style="left: ' in content
+    face = staff_client.get(reverse("attendance:review-face", args=[pending.pk]))
+    assert face.status_code == 200 and face["Content-Type"] == "image/jpeg"
+    crop, frame = variants.as_image(face.content), variants.as_image(pending.frame.read())
+    assert crop.format == "JPEG" and crop.size[0] < frame.size[0] and crop.size[1] < frame.size[1]
+    assert (pending.frame_width, pending.frame_height) == frame.size
+
+
+def test_a_face_already_waiting_for_review_is_not_queued_again(classroom, shared_photos, kiosk):
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
+    assert PendingCheckIn.objects.count() == 1
+
+
+def test_a_review_between_two_people_says_so(staff_client, lesson, member, kiosk, user_factory):
+    other = user_factory(first_name="Ann", last_name="Other")
+    pending = pending_review(lesson, member, kiosk)
+    pending.runner_up, pending.runner_up_distance = other, pending.distance + 0.004
+    pending.save()
+    content = staff_client.get(reverse("attendance:reviews")).content.decode()
+    assert f"Looks like {member} or Ann Other: both came close." in content
+    pending.runner_up_distance = 0.5  # far: only the candidate came close
+    pending.save()
+    assert f"Close to {member}, but not certain." in staff_client.get(reverse("attendance:reviews")).content.decode()
+
+
+def test_approving_someone_already_checked_in_says_so_and_changes_nothing(
+    staff_client, classroom, shared_photos, kiosk
+):
+    amy = classroom.people["amy_adams"]
+    face_check_in(shared_photos["amy_adams/01.jpg"], kiosk)
+    before = Record.objects.get()
+    pending = pending_review(classroom.session, amy, kiosk)
+    page = staff_client.get(reverse("attendance:reviews")).content.decode()
+    assert "is already checked in (present at" in page and "approving changes nothing" in page
+    response = staff_client.post(reverse("attendance:review-approve", args=[pending.pk]), follow=True)
+    assert f"{amy} was already checked in at" in response.content.decode()
+    assert "nothing changed" in response.content.decode()
+    after = Record.objects.get()
+    assert (after.pk, after.status, after.marked_at, after.method, after.marked_by) == (
+        before.pk,
+        before.status,
+        before.marked_at,
+        before.method,
+        None,
+    )
+    assert not RecordChange.objects.exists()
+    assert PendingCheckIn.objects.get().state == "approved"
+
+
 def test_review_reject_records_nothing(staff_client, classroom, shared_photos, kiosk):
     face_check_in(shared_photos["deepface_p02/02.jpg"], kiosk)
     pending = PendingCheckIn.objects.get()
@@ -238,8 +299,8 @@ def test_an_approved_camera_sighting_keeps_its_method(staff, classroom, shared_p
 
     photo = shared_photos["deepface_p02/02.jpg"]
     face_check_in(photo, kiosk, method=Method.CAMERA)
-    record = approve_pending(pending=PendingCheckIn.objects.get(), by=staff)
-    assert record.method == "camera" and record.marked_by == staff
+    record, created = approve_pending(pending=PendingCheckIn.objects.get(), by=staff)
+    assert created and record.method == "camera" and record.marked_by == staff
 
 
 # Bad input answers 400 (wrong shape, with a message) or 404 (a well-formed key that names nothing), never 500.
@@ -362,3 +423,10 @@ def test_a_reviews_frame_missing_from_the_disk_is_404(staff_client, lesson, memb
     pending = pending_review(lesson, member, kiosk)
     pending.frame.storage.delete(pending.frame.name)
     assert staff_client.get(reverse("attendance:review-frame", args=[pending.pk])).status_code == 404
+    assert staff_client.get(reverse("attendance:review-face", args=[pending.pk])).status_code == 404
+
+
+def test_a_reviews_frame_that_cannot_be_read_has_no_face_404(staff_client, lesson, member, kiosk):
+    pending = pending_review(lesson, member, kiosk)  # its frame is not an image
+    assert staff_client.get(reverse("attendance:review-face", args=[pending.pk])).status_code == 404
+    assert staff_client.get(reverse("attendance:reviews")).status_code == 200
