@@ -15,6 +15,14 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
 
 
+class Liveness(models.TextChoices):
+    """How a device proves a face is a live person (docs/liveness.md)."""
+
+    OFF = "off", "Off"
+    PASSIVE = "passive", "Passive, with a challenge when unsure"
+    CHALLENGE = "challenge", "Always a challenge"
+
+
 class AttendXUserManager(UserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("role", Role.ADMIN)
@@ -34,6 +42,12 @@ class User(AbstractUser):
     # Unique when given; members such as pupils may have no address at all.
     email = models.EmailField("email address", unique=True, null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    liveness = models.CharField(
+        max_length=16,
+        choices=Liveness.choices,
+        blank=True,
+        help_text="kiosks and cameras: how faces are checked for a live person; blank: ATTENDANCE['LIVENESS']",
+    )
 
     objects = AttendXUserManager()
 

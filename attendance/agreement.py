@@ -1,8 +1,10 @@
 """Agreement across frames: nobody is marked on one frame.
 
-A device's recent frames are kept for a few seconds: each with its digest, when it was seen and whom it
-accepted (with the distance). A person is marked once ``FRAMES`` distinct frames among the device's
-last ``OF_LAST`` within ``SECONDS`` accepted them. The same bytes sent twice count once.
+A device's recent frames are kept for a few seconds: each with its digest, when it was seen, whom it
+accepted (with the distance) and where its faces were (with their landmarks when liveness needs them).
+A person is marked once ``FRAMES`` distinct frames among the device's last ``OF_LAST`` within
+``SECONDS`` accepted them. The same bytes sent twice count once. Liveness (attendance.presence) reads
+the same frames as a track: the person's face followed back, frame by frame, by its position.
 
 The frames live in Redis (a list per device, trimmed and expiring, written and read back in one
 MULTI), so the frames of one kiosk agree whichever web worker served them. Every process also keeps
@@ -14,9 +16,10 @@ frames of a device agrees less often, never more.
 import json
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import caches
 
@@ -30,14 +33,41 @@ class Rule:
     frames: int  # accepted frames needed
     of_last: int  # among the device's last frames
     seconds: float  # all within this many seconds
+    keep: int = 3  # frames kept per device: enough for the agreement and for liveness's track
+    track_seconds: float = 5.0
 
     @classmethod
     def from_settings(cls) -> "Rule":
         attendance = settings.ATTENDANCE
-        rule = cls(attendance["AGREE_FRAMES"], attendance["AGREE_OF_LAST"], attendance["AGREE_SECONDS"])
-        if not 1 <= rule.frames <= rule.of_last or rule.seconds <= 0:
+        frames, of_last, seconds = attendance["AGREE_FRAMES"], attendance["AGREE_OF_LAST"], attendance["AGREE_SECONDS"]
+        if not 1 <= frames <= of_last or seconds <= 0:
             raise ValueError("Agreement needs 1 <= AGREE_FRAMES <= AGREE_OF_LAST and AGREE_SECONDS > 0.")
-        return rule
+        keep = max(of_last, attendance["LIVENESS_FRAMES"])
+        return cls(frames, of_last, seconds, keep, max(seconds, attendance["LIVENESS_SECONDS"]))
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face of a frame as the device's recent frames remember it."""
+
+    box: tuple[int, int, int, int]
+    person: str | None = None  # accepted as this person
+    distance: float | None = None
+    landmarks: np.ndarray | None = None  # (N, 2) in the frame's pixels, when liveness asked for them
+
+    def to_entry(self) -> dict:
+        landmarks = None if self.landmarks is None else np.round(self.landmarks[:, :2], 1).tolist()
+        return {"box": list(self.box), "person": self.person, "distance": self.distance, "lm": landmarks}
+
+    @classmethod
+    def from_entry(cls, value: dict) -> "Face":
+        landmarks = value.get("lm")
+        return cls(
+            box=tuple(value["box"]),
+            person=value.get("person"),
+            distance=value.get("distance"),
+            landmarks=None if landmarks is None else np.asarray(landmarks, dtype=np.float32),
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +82,21 @@ class Seen:
         return {"frame": self.frame, "at": self.at, "distance": round(self.distance, 4)}
 
 
+@dataclass(frozen=True)
+class Tracked:
+    """A face followed back through the device's recent frames: the same place, frame after frame."""
+
+    frame: str
+    at: float
+    face: Face
+
+
+@dataclass(frozen=True)
+class Observation:
+    agreeing: list[Seen]  # distinct recent frames that accepted the person, newest first
+    track: list[Tracked]  # the person's face in the frames before, oldest first, this one last
+
+
 def _agreeing(entries: list[dict], person: str, *, now: float, rule: Rule) -> list[Seen]:
     """The distinct recent frames, newest first, that accepted ``person``."""
     seen: dict[str, Seen] = {}
@@ -60,6 +105,43 @@ def _agreeing(entries: list[dict], person: str, *, now: float, rule: Rule) -> li
         if distance is not None and now - entry["at"] <= rule.seconds and entry["frame"] not in seen:
             seen[entry["frame"]] = Seen(entry["frame"], entry["at"], distance)
     return list(seen.values())
+
+
+def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inner = max(0, right - left) * max(0, bottom - top)
+    union = a[2] * a[3] + b[2] * b[3] - inner
+    return inner / union if union > 0 else 0.0
+
+
+TRACK_OVERLAP = 0.3  # a face in the frame before is the same face when their boxes overlap this much
+
+
+def _track(entries: list[dict], person: str, *, now: float, rule: Rule) -> list[Tracked]:
+    """From the newest frame that accepted ``person``, their face followed back by position (it may turn
+    away from recognition on the way: a head turning for a challenge); stops where the face is lost."""
+    track: list[Tracked] = []
+    frames_seen = set()
+    for entry in entries:
+        if now - entry["at"] > rule.track_seconds or entry["frame"] in frames_seen:
+            continue
+        faces = [Face.from_entry(value) for value in entry.get("faces", [])]
+        if not track:
+            mine = [face for face in faces if face.person == person]
+            if not mine:
+                continue
+            chosen = mine[0]
+        else:
+            last = track[-1].face.box
+            best = max(faces, key=lambda face: overlap(face.box, last), default=None)
+            if best is None or overlap(best.box, last) < TRACK_OVERLAP:
+                break
+            chosen = best
+        frames_seen.add(entry["frame"])
+        track.append(Tracked(entry["frame"], entry["at"], chosen))
+    return track[::-1]
 
 
 class _LocalFrames:
@@ -99,23 +181,27 @@ def _push_to_redis(device: str, entry: dict, rule: Rule) -> list[dict] | None:
         key = cache.make_key(_key(device))
         pipe = cache.client.get_client(write=True).pipeline(transaction=True)
         pipe.lpush(key, json.dumps(entry))
-        pipe.ltrim(key, 0, rule.of_last - 1)
+        pipe.ltrim(key, 0, rule.keep - 1)
         pipe.lrange(key, 0, -1)
-        pipe.expire(key, max(1, int(rule.seconds + 1)))
+        pipe.expire(key, max(1, int(rule.track_seconds + 1)))
         return [json.loads(raw) for raw in pipe.execute()[2]]
 
     return guarded("default", operation)
 
 
-def observe(device: str, *, frame: str, at: float, accepted: Mapping[str, float], rule: Rule) -> dict[str, list[Seen]]:
-    """Add a frame of ``device`` (``accepted``: person key -> distance); for each accepted person, the
-    recent frames that agree, this one included. The person is marked when there are ``rule.frames``."""
-    entry = {"frame": frame, "at": at, "people": dict(accepted)}
-    local = _local.push(device, entry, rule.of_last)
+def observe(device: str, *, frame: str, at: float, faces: Sequence[Face], rule: Rule) -> dict[str, Observation]:
+    """Add a frame of ``device`` with its ``faces``; for each person accepted in it, the recent frames that
+    agree (this one included: marked at ``rule.frames``) and their face's track for liveness."""
+    accepted = {face.person: face.distance for face in faces if face.person is not None}
+    entry = {"frame": frame, "at": at, "people": accepted, "faces": [face.to_entry() for face in faces]}
+    local = _local.push(device, entry, rule.keep)
     entries = _push_to_redis(device, entry, rule)
     if entries is None:
         entries = local
-    return {person: _agreeing(entries, person, now=at, rule=rule) for person in accepted}
+    return {
+        person: Observation(_agreeing(entries, person, now=at, rule=rule), _track(entries, person, now=at, rule=rule))
+        for person in accepted
+    }
 
 
 def forget_local() -> None:

@@ -82,6 +82,7 @@ class Status(models.TextChoices):
 class Method(models.TextChoices):
     FACE = "face", "Face (kiosk)"
     CAMERA = "camera", "IP camera"
+    UPLOAD = "upload", "Photo upload (staff)"
     MANUAL = "manual", "Manual"
 
 
@@ -144,6 +145,40 @@ class Evidence(models.Model):
 
     def __str__(self):
         return f"Evidence for {self.record}"
+
+
+class NotLiveQuerySet(models.QuerySet):
+    def expired(self, moment=None):
+        days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+        return self.filter(seen_at__lte=(moment or timezone.now()) - timedelta(days=days))
+
+
+def not_live_upload_to(attempt, filename):
+    return f"not-live/{timezone.now():%Y/%m/%d}/{filename}"
+
+
+class NotLiveAttempt(models.Model):
+    """A face that was recognised but not judged a live person: a photo, a screen, or a challenge not done.
+
+    Nothing was marked. Kept ATTENDANCE["EVIDENCE_DAYS"] days for staff; a few per device per hour.
+    """
+
+    device = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.CharField(max_length=64)
+    face = models.FileField(storage=private_face_storage, upload_to=not_live_upload_to, max_length=255)
+
+    objects = NotLiveQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seen_at"]
+        verbose_name = "attempt not judged live"
+
+    def __str__(self):
+        return f"Not live at {self.device}: {self.reason}"
 
 
 class Change(models.TextChoices):

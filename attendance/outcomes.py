@@ -13,6 +13,7 @@ from django.utils.formats import time_format
 
 from attendance.agreement import Seen
 from attendance.models import Record, Status
+from attendance.presence import Presence
 from faces.matching import Decision
 
 
@@ -20,6 +21,8 @@ class Result(StrEnum):
     CHECKED_IN = "checked_in"  # marked now
     ALREADY = "already_checked_in"  # marked before: nothing changed
     AGREEING = "agreeing"  # accepted, waiting for more frames to agree (attendance.agreement)
+    CHALLENGE = "challenge"  # agreed, asked to do what the kiosk says: a live person? (attendance.presence)
+    NOT_LIVE = "not_live"  # a challenge not done: nothing marked, asked to try again
     REVIEW = "review"  # close to somebody, not certain: a staff member decides
     UNKNOWN = "unknown"
 
@@ -43,6 +46,7 @@ class FaceOutcome:
     margin: float | None = None  # runner-up distance minus distance; None with nobody else to compare
     agreeing: tuple[Seen, ...] = ()  # the recent frames that accepted this person, this one first
     needed: int = 0  # frames the agreement rule needs
+    liveness: Presence | None = None  # for CHALLENGE, NOT_LIVE, and the faces that marked
 
     @property
     def created(self) -> bool:
@@ -54,6 +58,8 @@ class FaceOutcome:
             return describe_record(self.record, already=self.result is Result.ALREADY)
         if self.result is Result.AGREEING:
             return f"{self.person}: hold still ({len(self.agreeing)} of {self.needed} frames)"
+        if self.result in (Result.CHALLENGE, Result.NOT_LIVE):
+            return self.liveness.prompt
         if self.result is Result.REVIEW:
             return "Not sure who this is: a staff member will check."
         return "Not recognised."
@@ -66,12 +72,14 @@ class FaceOutcome:
             "person": None,
             "message": self.message,
         }
-        if self.person is not None and self.result is not Result.REVIEW:
+        if self.person is not None and self.result not in (Result.REVIEW, Result.NOT_LIVE):
             answer["person"] = {"id": str(self.person.pk), "name": str(self.person)}
         if self.record is not None:
             answer["record"] = _record_json(self.record)
         if self.decision is Decision.ACCEPT:
             answer["agreement"] = {"frames": len(self.agreeing), "needed": self.needed}
+        if self.liveness is not None:
+            answer["liveness"] = {"status": str(self.liveness.status), "challenge": self.liveness.challenge}
         return answer
 
 

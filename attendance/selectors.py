@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from attendance.models import Evidence, Group, PendingCheckIn, Record, Session, Status
+from attendance.models import Evidence, Group, NotLiveAttempt, PendingCheckIn, Record, Session, Status
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
 REPORTS = "attendance-reports"
@@ -228,6 +228,11 @@ def records_for_export(
     if end is not None:
         records = records.filter(session__starts_at__lt=day_start(end + timedelta(days=1)))
     return records
+
+
+def recent_not_live(limit: int = 30):
+    """The latest attempts not judged live, newest first, for staff beside the review queue."""
+    return NotLiveAttempt.objects.select_related("device", "candidate")[:limit]
 
 
 def open_reviews():

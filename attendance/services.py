@@ -8,6 +8,7 @@ transaction and replayed on retries.
 """
 
 import logging
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -16,13 +17,15 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from attendance import agreement
+from accounts.models import Liveness
+from attendance import agreement, presence
 from attendance.evidence import face_crop
 from attendance.models import (
     Change,
     CheckInRequest,
     Evidence,
     Method,
+    NotLiveAttempt,
     PendingCheckIn,
     Record,
     RecordChange,
@@ -32,11 +35,15 @@ from attendance.models import (
 from attendance.outcomes import CheckIn, FaceOutcome, Replayed, Result, api_answer
 from attendance.selectors import bump_reports_generation
 from attendx.db import on_commit, run_in_transaction
+from faces.exceptions import RecognitionUnavailable
 from faces.images import DecodedImage, encode_jpeg
 from faces.matching import Decision
 from faces.services import face_identify
 
 logger = logging.getLogger(__name__)
+
+
+UPLOAD_LIVENESS = "not checked: a staff member's photo upload"
 
 
 class NoSessionRunning(LookupError):
@@ -83,6 +90,35 @@ def _replay(device, idempotency_key: str) -> Replayed | None:
     return None if previous is None else Replayed(previous.status_code, previous.response)
 
 
+def _remembered(found, image: DecodedImage, *, landmarks: bool) -> agreement.Face:
+    """A face of a frame for the device's recent frames; with its landmarks when liveness is on."""
+    accepted = found.decision is Decision.ACCEPT
+    points = None
+    if landmarks:
+        from faces.landmarks import LandmarksUnavailable, get_landmark_model
+
+        try:
+            points = get_landmark_model().landmarks(image.rgb, found.box)
+        except LandmarksUnavailable as error:
+            raise RecognitionUnavailable(str(error)) from error
+    return agreement.Face(
+        box=found.box,
+        person=found.match.person if accepted else None,
+        distance=found.match.distance if accepted else None,
+        landmarks=points,
+    )
+
+
+def _record_not_live(device, candidate, reason: str, moment, crop: bytes, save_file) -> None:
+    """Keep an attempt not judged live for staff: a few per device per hour, so a flood stays small."""
+    recent = NotLiveAttempt.objects.filter(device=device, seen_at__gt=moment - timedelta(hours=1))
+    if recent.count() >= settings.ATTENDANCE["NOT_LIVE_RECORDS_PER_HOUR"]:
+        return
+    attempt = NotLiveAttempt(device=device, candidate=candidate, seen_at=moment, reason=reason[:64])
+    save_file(attempt.face, f"{moment:%H%M%S}-{secrets.token_hex(4)}.jpg", crop)
+    attempt.save()
+
+
 def _margin(match) -> float | None:
     return None if match.runner_up_distance is None else match.runner_up_distance - match.distance
 
@@ -122,18 +158,32 @@ def check_in_by_face(
     among = None if open_sessions else set().union(*rosters.values())
 
     rule = agreement.Rule.from_settings()
+    mode = presence.mode_for(device, method)
+    device_key, at = str(device.pk), moment.timestamp()
     for image in frames:
         # IP cameras see people from afar: their frames are searched for smaller faces.
         identifications = face_identify(image=image, among=among, small_faces=method == Method.CAMERA)
-        accepted = {f.match.person: f.match.distance for f in identifications if f.decision is Decision.ACCEPT}
-        votes = agreement.observe(
-            str(device.pk), frame=image.digest, at=moment.timestamp(), accepted=accepted, rule=rule
-        )
-    agreed = {person for person, seen in votes.items() if len(seen) >= rule.frames}
+        faces = [_remembered(found, image, landmarks=mode != Liveness.OFF) for found in identifications]
+        observations = agreement.observe(device_key, frame=image.digest, at=at, faces=faces, rule=rule)
+    if method == Method.UPLOAD:
+        agreed = set(observations)  # a staff member's photo: one is enough, and it is flagged as such
+    else:
+        agreed = {person for person, seen in observations.items() if len(seen.agreeing) >= rule.frames}
+    targets = {person: _session_for(rosters, person, open_sessions) for person in agreed}
+    marked_before = {
+        (str(record.session_id), str(record.person_id)): record
+        for record in Record.objects.filter(session__in=sessions, person__in=list(agreed))
+    }
+    already = {p: marked_before.get((str(targets[p].pk), p)) for p in agreed if targets[p] is not None}
+    presences = {
+        person: presence.decide(device_key, person, observations[person].track, mode=mode, at=at)
+        for person in agreed
+        if already.get(person) is None
+    }
     crops = {
         id(found): face_crop(image.rgb, found.box)
         for found in identifications
-        if found.decision is Decision.ACCEPT and found.match.person in agreed
+        if found.decision is Decision.ACCEPT and found.match.person in presences
     }
     reviewing = any(found.decision is Decision.REVIEW for found in identifications)
     frame = encode_jpeg(image.rgb) if reviewing else b""
@@ -144,21 +194,29 @@ def check_in_by_face(
         saved_files.append(field_file.name)
 
     def accept(found, target) -> FaceOutcome:
-        seen = tuple(votes[found.match.person])
+        person = found.match.person
         outcome = {
             "box": found.box,
             "decision": found.decision,
             "person": found.person,
             "distance": found.match.distance,
             "margin": _margin(found.match),
-            "agreeing": seen,
+            "agreeing": tuple(observations[person].agreeing),
             "needed": rule.frames,
         }
-        if found.match.person not in agreed:
+        if person not in agreed:
             existing = Record.objects.filter(session=target, person=found.person).first()
             if existing is None:
                 return FaceOutcome(result=Result.AGREEING, **outcome)
             return FaceOutcome(result=Result.ALREADY, record=existing, **outcome)
+        if person not in presences:
+            return FaceOutcome(result=Result.ALREADY, record=already[person], **outcome)
+        live = presences[person]
+        if not live.marks:
+            if live.record:
+                _record_not_live(device, found.person, live.reason, moment, crops[id(found)], save_file)
+            result = Result.CHALLENGE if live.status is presence.Status.CHALLENGE else Result.NOT_LIVE
+            return FaceOutcome(result=result, liveness=live, **outcome)
         record, created = mark_arrival(
             session=target,
             person=found.person,
@@ -172,12 +230,14 @@ def check_in_by_face(
                 record=record,
                 distance=found.match.distance,
                 margin=outcome["margin"],
-                frames=[one.to_json() for one in seen],
+                frames=[one.to_json() for one in outcome["agreeing"]],
+                liveness=UPLOAD_LIVENESS if method == Method.UPLOAD else live.describe(),
                 created_at=moment,
             )
             save_file(evidence.face, f"{record.pk}-{image.digest[:16]}.jpg", crops[id(found)])
             evidence.save()
-        return FaceOutcome(result=Result.CHECKED_IN if created else Result.ALREADY, record=record, **outcome)
+        result = Result.CHECKED_IN if created else Result.ALREADY
+        return FaceOutcome(result=result, record=record, liveness=live, **outcome)
 
     def review(found, target) -> FaceOutcome:
         waiting = PendingCheckIn.objects.open(moment).filter(session=target, candidate=found.person)
@@ -313,24 +373,29 @@ def _close(pending: PendingCheckIn, state: str, by) -> None:
         on_commit(lambda: storage.delete(name))
 
 
+def _delete_with_files(rows, field: str) -> int:
+    """Delete ``rows`` (a queryset) and the file each names in ``field``; return how many rows."""
+    doomed = list(rows)
+    for row in doomed:
+        stored = getattr(row, field)
+        if stored.name:
+            stored.storage.delete(stored.name)
+    rows.model.objects.filter(pk__in=[row.pk for row in doomed]).delete()
+    return len(doomed)
+
+
 def purge_expired(*, moment=None) -> tuple[int, int, int]:
-    """Delete expired pending check-ins and evidence (with their files), and old idempotency answers.
+    """Delete expired pending check-ins, evidence and attempts not judged live (with their files), and
+    old idempotency answers.
 
     Returns (pending check-ins, evidence, answers) deleted. The records themselves stay.
     """
     moment = moment or timezone.now()
-    expired = list(PendingCheckIn.objects.expired(moment))
-    for pending in expired:
-        if pending.frame.name:
-            pending.frame.storage.delete(pending.frame.name)
-    PendingCheckIn.objects.filter(pk__in=[p.pk for p in expired]).delete()
-    old_evidence = list(Evidence.objects.expired(moment))
-    for evidence in old_evidence:
-        if evidence.face.name:
-            evidence.face.storage.delete(evidence.face.name)
-    Evidence.objects.filter(pk__in=[e.pk for e in old_evidence]).delete()
-    if old_evidence:
+    pending = _delete_with_files(PendingCheckIn.objects.expired(moment), "frame")
+    evidence = _delete_with_files(Evidence.objects.expired(moment), "face")
+    _delete_with_files(NotLiveAttempt.objects.expired(moment), "face")
+    if evidence:
         bump_reports_generation()  # rosters show the crops
     cutoff = moment - timedelta(hours=settings.ATTENDANCE["IDEMPOTENCY_HOURS"])
     answers, _ = CheckInRequest.objects.filter(created_at__lt=cutoff).delete()
-    return len(expired), len(old_evidence), answers
+    return pending, evidence, answers

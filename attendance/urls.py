@@ -20,6 +20,7 @@ urlpatterns = [
     path("review/", views.review_list, name="reviews"),
     path("review/<key:pending_id>/frame/", views.review_frame, name="review-frame"),
     path("review/<key:pending_id>/face.jpg", views.review_face, name="review-face"),
+    path("review/not-live/<key:attempt_id>/face.jpg", views.not_live_face, name="not-live-face"),
     path("review/<key:pending_id>/approve/", views.review_decide, {"decision": "approve"}, name="review-approve"),
     path("review/<key:pending_id>/reject/", views.review_decide, {"decision": "reject"}, name="review-reject"),
 ]

@@ -19,7 +19,7 @@ from accounts.decorators import check_in_devices_required, staff_required
 from attendance import selectors
 from attendance.evidence import face_crop
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
-from attendance.models import Evidence, Group, Method, PendingCheckIn, Record, Session
+from attendance.models import Evidence, Group, Method, NotLiveAttempt, PendingCheckIn, Record, Session
 from attendance.outcomes import Replayed, api_answer
 from attendance.services import (
     NoSessionRunning,
@@ -57,7 +57,7 @@ class CheckInRefused(Exception):
         self.status, self.code, self.detail, self.retry_after = status, code, detail, retry_after
 
 
-def _check_in(request):
+def _check_in(request, method: str = Method.FACE):
     """Validate a check-in request and run it; raise CheckInRefused with the status to answer."""
     form = CheckInForm(request.POST, request.FILES)
     if form.has_error("image"):
@@ -82,7 +82,7 @@ def _check_in(request):
             frames=frames,
             device=request.user,
             session=form.cleaned_data["session"],
-            method=Method.FACE,
+            method=method,
             idempotency_key=key,
         )
     except ImageRejected as error:
@@ -124,12 +124,16 @@ def api_check_in(request):
 @check_in_devices_required
 @ratelimit(rate=check_in_rate, key="user", store_down="local")
 def kiosk(request):
-    """The kiosk screen; its upload form (for a device without a camera) answers in HTML."""
+    """The kiosk screen. Staff also get a photo upload form (method "upload", flagged in the evidence:
+    nobody checked that the photo was of a live person); kiosk accounts check in by camera only."""
     context = {"sessions": Session.objects.running_at(timezone.now()).select_related("group")}
     if request.method != "POST":
         return render(request, "attendance/kiosk.html", context)
+    if request.user.is_kiosk:
+        context["outcome"] = {"tone": "bad", "message": "This kiosk checks people in with its camera only."}
+        return render(request, "attendance/kiosk.html", context, status=403)
     try:
-        result = _check_in(request)
+        result = _check_in(request, method=Method.UPLOAD)
     except CheckInRefused as refused:
         context["outcome"] = {"tone": "bad", "message": refused.detail}
         response = render(request, "attendance/kiosk.html", context, status=refused.status)
@@ -318,7 +322,9 @@ def group_detail(request, group_id):
 @staff_required
 def review_list(request):
     items = selectors.review_items(face_thresholds().review)
-    return render(request, "attendance/review_list.html", {"items": items})
+    not_live = selectors.recent_not_live()
+    context = {"items": items, "not_live": not_live, "evidence_days": settings.ATTENDANCE["EVIDENCE_DAYS"]}
+    return render(request, "attendance/review_list.html", context)
 
 
 @require_POST
@@ -369,6 +375,11 @@ def record_face(request, record_id):
 @staff_required
 def review_frame(request, pending_id):
     return private_file_response(get_object_or_404(PendingCheckIn, pk=pending_id).frame)
+
+
+@staff_required
+def not_live_face(request, attempt_id):
+    return private_file_response(get_object_or_404(NotLiveAttempt, pk=attempt_id).face, "image/jpeg")
 
 
 @staff_required

@@ -11,12 +11,14 @@ from attendx import unavailable
 from attendx.cache import get_redis_client
 from attendx.db import is_reachable
 from attendx.unavailable import answered_unavailable
-from faces.services import descriptor_status, gallery_status
+from faces.services import calibration_due, descriptor_status, gallery_status
 from faces.weights import missing_weights
 
 
 def home(request):
-    return render(request, "home.html")
+    """The dashboard; staff are warned when the face thresholds need calibrating (faces.services)."""
+    due = calibration_due() if getattr(request.user, "is_staff_member", False) else None
+    return render(request, "home.html", {"calibration_due": due})
 
 
 @login_not_required

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from attendx.admin import BoundedSearchMixin
-from faces.models import FaceSample
+from faces.models import FaceCalibration, FaceSample
 from faces.services import reembed_samples
 
 
@@ -53,3 +53,18 @@ class FaceSampleAdmin(BoundedSearchMixin, admin.ModelAdmin):
         done, failed = reembed_samples(queryset.select_related("person"))
         level = messages.SUCCESS if not failed else messages.WARNING
         self.message_user(request, f"Re-embedded {done} sample(s); {failed} failed.", level)
+
+
+@admin.register(FaceCalibration)
+class FaceCalibrationAdmin(admin.ModelAdmin):
+    """Read-only: calibrations come from calibrate_faces. Deleting the latest puts the one before back in force."""
+
+    list_display = ("created_at", "people", "samples", "accept_distance", "review_distance", "margin", "prior_pooled")
+    list_filter = ("pipeline_version", "prior_pooled")
+    exclude = ("histogram", "table")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -21,6 +21,11 @@ REQUIRED_KEYS = {
     "ACCEPT_DISTANCE",
     "REVIEW_DISTANCE",
     "MARGIN",
+    "LOOKALIKE_MARGIN",
+    "THRESHOLDS_PINNED",
+    "CALIBRATION_TARGET_RATE",
+    "CALIBRATION_PRIOR_DIR",
+    "CALIBRATION_CACHE_DIR",
     "MIN_FACE_PX",
     "MIN_SHARPNESS",
     "MIN_BRIGHTNESS",
@@ -59,9 +64,24 @@ def check_faces_settings(app_configs=None, **kwargs):
             )
         )
     try:
-        Thresholds(accept=faces["ACCEPT_DISTANCE"], review=faces["REVIEW_DISTANCE"], margin=faces["MARGIN"])
+        Thresholds(
+            accept=faces["ACCEPT_DISTANCE"],
+            review=faces["REVIEW_DISTANCE"],
+            margin=faces["MARGIN"],
+            # Never below the margin (faces.services.configured_thresholds): pinning MARGIN alone is fine.
+            lookalike_margin=max(faces["MARGIN"], faces["LOOKALIKE_MARGIN"]),
+        )
     except (TypeError, ValueError) as error:
         errors.append(checks.Error(f"Face distance thresholds: {error}", id="faces.E004"))
+    target = faces["CALIBRATION_TARGET_RATE"]
+    if not isinstance(target, float | int) or not 0 < target < 1:
+        errors.append(
+            checks.Error(
+                "FACES CALIBRATION_TARGET_RATE must be between 0 and 1 (strangers accepted per check-in).",
+                hint="FACES_CALIBRATION_TARGET_RATE=0.0001 is one wrong accept in 10,000 check-ins.",
+                id="faces.E008",
+            )
+        )
     if not faces["MIN_BRIGHTNESS"] < faces["MAX_BRIGHTNESS"]:
         errors.append(checks.Error("FACES MIN_BRIGHTNESS must be below MAX_BRIGHTNESS.", id="faces.E005"))
     for key in (

@@ -1,9 +1,11 @@
-"""Why a photo was refused, in words for the person who sent it. Views map these to 400/413/503."""
+"""Why a photo was refused, in words for the person who sent it. Views map these to 400/413/503.
+And why a calibration could not run (the command turns it into CommandError)."""
 
 from faces.images import ImageRejected
 
 __all__ = [
     "AlreadyEnrolled",
+    "CalibrationRefused",
     "DuplicatePhoto",
     "EnrollmentRefused",
     "ImageRejected",
@@ -68,6 +70,14 @@ class RecognitionUnavailable(RuntimeError):
     """The face engine cannot run (weights missing, model broken): answer 503, never 500."""
 
     status = 503
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class CalibrationRefused(ValueError):
+    """The gallery cannot be calibrated (too few people or pairs, a bad target rate)."""
 
     def __init__(self, message: str):
         super().__init__(message)

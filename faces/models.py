@@ -1,4 +1,5 @@
-"""Face samples: one enrolled photo of a person with its embedding, tagged with how it was made."""
+"""Face samples: one enrolled photo of a person with its embedding, tagged with how it was made; and
+the calibrations that set the distance thresholds for a gallery (faces.calibration)."""
 
 import numpy as np
 from django.conf import settings
@@ -72,3 +73,51 @@ class FaceSample(models.Model):
         vector = np.asarray(vector, dtype="<f4")
         self.embedding = vector.tobytes()
         self.dimensions = int(vector.shape[0])
+
+
+class FaceCalibrationQuerySet(models.QuerySet):
+    def for_pipeline(self, *, pipeline_version):
+        """Calibrations made on embeddings of one pipeline: distances never carry across pipelines."""
+        return self.filter(pipeline_version=pipeline_version)
+
+    def latest_first(self):
+        return self.order_by("-created_at", "-pk")
+
+
+class FaceCalibration(models.Model):
+    """One run of calibrate_faces: the gallery it measured, what it recommends, and the evidence.
+
+    ``histogram``: counts per bin of ``bin_width`` from 0 (the last bin open-ended) of the site's own
+    genuine and impostor distances, and of the public pairs when they were pooled. ``table``: rows of
+    distance, FMR, FPIR at this gallery, genuine reject rate. ``lookalikes``: pairs of people (keys and
+    names) whose nearest samples were within the review distance.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    model_name = models.CharField(max_length=32)
+    detector_backend = models.CharField(max_length=32)
+    pipeline_version = models.CharField(max_length=64, db_index=True)
+    people = models.PositiveIntegerField("people in the gallery")
+    samples = models.PositiveIntegerField("samples in the gallery")
+    accept_distance = models.FloatField()
+    review_distance = models.FloatField()
+    margin = models.FloatField()
+    lookalike_margin = models.FloatField()
+    target_rate = models.FloatField(help_text="strangers accepted as someone, per check-in, aimed at")
+    prior_pooled = models.BooleanField(help_text="the public pairs were pooled in: the gallery was small")
+    genuine_pairs = models.PositiveIntegerField(help_text="pooled, as the estimate used them")
+    impostor_pairs = models.PositiveIntegerField(help_text="pooled, as the estimate used them")
+    histogram = models.JSONField(default=dict)
+    table = models.JSONField(default=list)
+    lookalikes = models.JSONField(default=list)
+    searches = models.JSONField(default=dict, help_text="1:N searches of the gallery's own samples")
+    notes = models.JSONField(default=list, help_text="what the estimate rests on")
+
+    objects = FaceCalibrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "created_at"
+
+    def __str__(self):
+        return f"Calibration of {self.created_at:%Y-%m-%d %H:%M} ({self.people} people)"

@@ -1,10 +1,12 @@
-"""Face services: settings + engine + digest cache + matching + database.
+"""Face services: settings + engine + digest cache + matching + calibration + database.
 
 ``face_enroll`` is all or nothing: every photo of a request passes decoding, the quality gate and the
 duplicate check before anything is stored, so a refusal leaves no file, no row and no cache key.
 Detections are cached in Redis under the SHA-256 of the exact bytes plus the pipeline's identity.
+The thresholds in force are the latest calibration's (``face_calibrate``) unless settings pin them.
 """
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Collection, Sequence
@@ -19,9 +21,11 @@ from django.db import IntegrityError
 from attendx import unavailable
 from attendx.cache import cache_get, cache_set
 from attendx.db import on_commit, run_in_transaction
+from faces import calibration as calibration_core
 from faces.engine import Engine, EngineConfig, EngineUnavailable, FaceQuality
 from faces.exceptions import (
     AlreadyEnrolled,
+    CalibrationRefused,
     DuplicatePhoto,
     EnrollmentRefused,
     ImageRejected,
@@ -32,8 +36,14 @@ from faces.exceptions import (
 )
 from faces.images import DecodedImage, decode_photo, encode_jpeg
 from faces.matching import Decision, Match, Thresholds, decide
-from faces.models import FaceSample, Source
-from faces.selectors import bump_gallery_generation, enrolled_gallery
+from faces.models import FaceCalibration, FaceSample, Source
+from faces.prior import Prior, public_prior
+from faces.selectors import (
+    bump_calibration_generation,
+    bump_gallery_generation,
+    enrolled_gallery,
+    latest_calibration,
+)
 from faces.weights import CONVERTED_MODEL, INSTALL_COMMAND, converted_model
 
 logger = logging.getLogger(__name__)
@@ -96,9 +106,54 @@ def current_pipeline() -> Pipeline:
     return Pipeline(engine.config.model_name, engine.config.detector_backend, engine.pipeline_version)
 
 
-def thresholds() -> Thresholds:
+def configured_thresholds() -> Thresholds:
+    """The thresholds the FACES settings hold: pinned values, or the built-in defaults."""
     faces = settings.FACES
-    return Thresholds(accept=faces["ACCEPT_DISTANCE"], review=faces["REVIEW_DISTANCE"], margin=faces["MARGIN"])
+    return Thresholds(
+        accept=faces["ACCEPT_DISTANCE"],
+        review=faces["REVIEW_DISTANCE"],
+        margin=faces["MARGIN"],
+        lookalike_margin=max(faces["MARGIN"], faces["LOOKALIKE_MARGIN"]),
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdsInForce:
+    thresholds: Thresholds
+    source: str  # "pinned", "calibration" or "defaults"
+    calibration: FaceCalibration | None = None  # the latest of this pipeline, in force or not
+
+
+def thresholds_in_force() -> ThresholdsInForce:
+    """Pinned settings win; else the latest calibration of the current pipeline; else the defaults.
+
+    Cheap per request: the calibration is read once per process after each new one (selectors).
+    """
+    calibration = latest_calibration(pipeline_version=current_pipeline().pipeline_version)
+    if settings.FACES["THRESHOLDS_PINNED"]:
+        return ThresholdsInForce(configured_thresholds(), "pinned", calibration)
+    if calibration is not None:
+        try:
+            return ThresholdsInForce(calibration_thresholds(calibration), "calibration", calibration)
+        except ValueError as error:  # a row edited by hand into nonsense
+            logger.error("Calibration %s has impossible thresholds (%s): using the settings", calibration.pk, error)
+    return ThresholdsInForce(configured_thresholds(), "defaults", calibration)
+
+
+def calibration_thresholds(calibration: FaceCalibration) -> Thresholds:
+    return Thresholds(
+        accept=calibration.accept_distance,
+        review=calibration.review_distance,
+        margin=calibration.margin,
+        lookalike_margin=calibration.lookalike_margin,
+    )
+
+
+def thresholds() -> Thresholds:
+    """The thresholds in force (thresholds_in_force)."""
+    if settings.FACES["THRESHOLDS_PINNED"]:
+        return configured_thresholds()
+    return thresholds_in_force().thresholds
 
 
 def decode_upload(data: bytes, *, filename: str = "", frame: bool = False) -> DecodedImage:
@@ -366,7 +421,8 @@ def face_identify(
     remember: bool = False,
     small_faces: bool = False,
 ) -> list[Identification]:
-    """A decision per face; ``among`` (person keys) limits matching to a roster.
+    """A decision per face; ``among`` (person keys) limits matching to a roster. When the nearest and
+    the runner-up are look-alikes, accepting needs the thresholds' larger ``lookalike_margin``.
 
     Kiosk and camera frames are never seen twice, so they are not cached unless ``remember`` says so.
     ``small_faces`` for camera frames (see detect_faces).
@@ -374,10 +430,11 @@ def face_identify(
     faces = detect_faces(image, remember=remember, small_faces=small_faces)
     gallery = enrolled_gallery(pipeline=current_pipeline())
     limits = thresholds()
+    lookalikes = gallery.lookalike_index(within=limits.review)
     results = []
     for face in faces:
         match = gallery.search(face.embedding, among=among)
-        results.append((face, match, decide(match, limits)))
+        results.append((face, match, decide(match, limits, lookalikes=lookalikes)))
     keys = {match.person for _, match, decision in results if decision is not Decision.REJECT}
     people = get_user_model().objects.in_bulk(list(keys)) if keys else {}
     by_key = {str(pk): user for pk, user in people.items()}
@@ -390,3 +447,172 @@ def face_identify(
         )
         for face, match, decision in results
     ]
+
+
+# Look-alikes and calibration
+
+
+@dataclass(frozen=True)
+class LookAlikePerson:
+    person: object  # the User
+    distance: float  # between their nearest samples
+
+
+def face_lookalikes(*, person) -> list[LookAlikePerson]:
+    """Enrolled people whose nearest sample is within the review distance of one of ``person``'s."""
+    gallery = enrolled_gallery(pipeline=current_pipeline())
+    found = gallery.lookalikes_of(str(person.pk), within=thresholds().review)
+    people = get_user_model().objects.in_bulk([pair.second for pair in found]) if found else {}
+    by_key = {str(pk): user for pk, user in people.items()}
+    return [LookAlikePerson(by_key[pair.second], pair.distance) for pair in found if pair.second in by_key]
+
+
+@dataclass(frozen=True)
+class CalibrationRun:
+    result: calibration_core.Calibration
+    names: dict[str, str]  # person key -> name, for the look-alikes
+    prior: Prior | None  # the public pairs, when they were available and wanted
+    stored: FaceCalibration | None  # None for a dry run
+
+
+def _embed_photo(data: bytes) -> list:
+    try:
+        image = decode_upload(data)
+    except ImageRejected:
+        return []
+    try:
+        return [face.embedding for face in get_engine().detect_and_embed(image.rgb)]
+    except EngineUnavailable as exc:
+        raise RecognitionUnavailable(str(exc)) from exc
+
+
+def face_calibrate(*, target: float | None = None, use_prior: bool = True, store: bool = True) -> CalibrationRun:
+    """Calibrate the thresholds on the enrolled gallery of the current pipeline (faces.calibration).
+
+    ``target``: strangers accepted per check-in (FACES CALIBRATION_TARGET_RATE by default). The public
+    pairs are pooled in when the gallery is small and ``use_prior`` allows. ``store`` writes a
+    FaceCalibration, which every process then takes as the thresholds in force (unless pinned).
+    Raises CalibrationRefused when there is not enough to calibrate on, RecognitionUnavailable when
+    the prior's photos need the engine and it cannot run.
+    """
+    target = settings.FACES["CALIBRATION_TARGET_RATE"] if target is None else target
+    pipeline = current_pipeline()
+    gallery = enrolled_gallery(pipeline=pipeline)
+    prior = None
+    if use_prior and calibration_core.is_small(gallery):
+        prior = public_prior(pipeline_version=pipeline.pipeline_version, embed=_embed_photo)
+    try:
+        result = calibration_core.calibrate(
+            gallery,
+            target=target,
+            prior=(prior.genuine, prior.impostor) if prior is not None else None,
+            pool=None if use_prior else False,
+        )
+    except ValueError as error:
+        raise CalibrationRefused(str(error)) from error
+    keys = sorted({key for pair in result.lookalikes for key in (pair.first, pair.second)})
+    people = get_user_model().objects.in_bulk(keys) if keys else {}
+    names = {str(pk): str(user) for pk, user in people.items()}
+    stored = _store_calibration(result, names, pipeline) if store else None
+    return CalibrationRun(result=result, names=names, prior=prior, stored=stored)
+
+
+def _store_calibration(result: calibration_core.Calibration, names: dict[str, str], pipeline: Pipeline):
+    limits = result.thresholds
+    calibration = FaceCalibration(
+        model_name=pipeline.model_name,
+        detector_backend=pipeline.detector_backend,
+        pipeline_version=pipeline.pipeline_version,
+        people=result.people,
+        samples=result.samples,
+        accept_distance=limits.accept,
+        review_distance=limits.review,
+        margin=limits.margin,
+        lookalike_margin=limits.lookalike_margin,
+        target_rate=result.target,
+        prior_pooled=result.prior_pooled,
+        genuine_pairs=result.genuine.total,
+        impostor_pairs=result.impostor.total,
+        histogram={
+            "bin_width": calibration_core.CHART_BIN,
+            "genuine": result.site_genuine.chart(),
+            "impostor": result.site_impostor.chart(),
+            "prior_genuine": result.prior_genuine.chart() if result.prior_pooled else [],
+            "prior_impostor": result.prior_impostor.chart() if result.prior_pooled else [],
+        },
+        table=[dataclasses.asdict(row) for row in result.table()],
+        lookalikes=[
+            {
+                "first": pair.first,
+                "first_name": names.get(pair.first, pair.first),
+                "second": pair.second,
+                "second_name": names.get(pair.second, pair.second),
+                "distance": round(pair.distance, 4),
+            }
+            for pair in result.lookalikes
+        ],
+        searches=dataclasses.asdict(result.searches),
+        notes=result.notes,
+    )
+
+    def write():
+        calibration.save()
+        on_commit(bump_calibration_generation)
+        return calibration
+
+    saved = run_in_transaction(write)
+    logger.info(
+        "Calibrated on %d people: accept %.3f, review %.3f, margin %.3f, look-alike margin %.3f",
+        result.people,
+        limits.accept,
+        limits.review,
+        limits.margin,
+        limits.lookalike_margin,
+    )
+    return saved
+
+
+GROWTH_BEFORE_RECALIBRATION = 1.5
+
+
+def calibration_due() -> str | None:
+    """Why staff should run calibrate_faces, or None: faces are enrolled and were never calibrated
+    (on this pipeline), or the gallery has grown by half its people since the last calibration."""
+    people = len(enrolled_gallery(pipeline=current_pipeline()).people)
+    if not people:
+        return None
+    latest = latest_calibration(pipeline_version=current_pipeline().pipeline_version)
+    if latest is None:
+        return (
+            f"{people} {'person is' if people == 1 else 'people are'} enrolled and the face thresholds were never "
+            "calibrated on them: run `python manage.py calibrate_faces`."
+        )
+    if people >= GROWTH_BEFORE_RECALIBRATION * latest.people:
+        return (
+            f"The gallery has grown from {latest.people} to {people} people since the last calibration "
+            f"({latest.created_at:%Y-%m-%d}): run `python manage.py calibrate_faces` again."
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CalibrationOverview:
+    """What the staff calibration page shows."""
+
+    in_force: ThresholdsInForce
+    latest: FaceCalibration | None  # of the current pipeline
+    people_now: int
+    samples_now: int
+    due: str | None  # calibration_due()
+
+
+def calibration_overview() -> CalibrationOverview:
+    gallery = enrolled_gallery(pipeline=current_pipeline())
+    in_force = thresholds_in_force()
+    return CalibrationOverview(
+        in_force=in_force,
+        latest=in_force.calibration,
+        people_now=len(gallery.people),
+        samples_now=len(gallery),
+        due=calibration_due(),
+    )

@@ -1,5 +1,6 @@
 """When a face sample goes (alone, or with its person), its photo and cached embeddings go too;
-when a person changes (deactivated, say), the gallery is rebuilt."""
+when a person changes (deactivated, say), the gallery is rebuilt; when a calibration goes, every
+process reads the thresholds in force again."""
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
@@ -7,8 +8,8 @@ from django.dispatch import receiver
 
 from attendx.cache import cache_clear
 from attendx.db import on_commit
-from faces.models import FaceSample
-from faces.selectors import bump_gallery_generation
+from faces.models import FaceCalibration, FaceSample
+from faces.selectors import bump_calibration_generation, bump_gallery_generation
 
 
 @receiver(post_delete, sender=FaceSample, dispatch_uid="faces.sample_deleted")
@@ -31,3 +32,8 @@ def person_saved(sender, instance, created, update_fields=None, **kwargs):
     if created or (update_fields is not None and set(update_fields) <= {"last_login", "password"}):
         return
     on_commit(bump_gallery_generation)
+
+
+@receiver(post_delete, sender=FaceCalibration, dispatch_uid="faces.calibration_deleted")
+def calibration_deleted(sender, instance, **kwargs):
+    on_commit(bump_calibration_generation)

@@ -1,4 +1,5 @@
-"""Enrollment pages: members enroll themselves, staff enroll anyone; the private photo view."""
+"""Enrollment pages: members enroll themselves, staff enroll anyone; the private photo view; the staff
+page of the latest calibration."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,15 +10,17 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import staff_required
 from attendx import unavailable
 from attendx.body_limits import body_limit
 from attendx.forms import error_status, error_text
 from attendx.ratelimit import ratelimit
 from attendx.unavailable import answered_unavailable
+from faces.charts import distance_chart
 from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
 from faces.forms import EnrollForm, PeopleSearchForm
 from faces.models import FaceSample
-from faces.services import PhotosRefused, face_enroll, face_sample_delete
+from faces.services import PhotosRefused, calibration_overview, face_enroll, face_lookalikes, face_sample_delete
 from faces.storage import private_file_response
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -76,7 +79,24 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
         return response
     count = len(samples)
     messages.success(request, f"{count} photo{'s' if count != 1 else ''} enrolled for {person}.")
+    _warn_of_lookalikes(request, person)
     return redirect(request.path)
+
+
+def _warn_of_lookalikes(request, person) -> None:
+    """Staff learn whom the person looks like; a member only that a check-in may need a staff review."""
+    found = face_lookalikes(person=person)
+    if not found:
+        return
+    if request.user.is_staff_member:
+        names = ", ".join(f"{item.person} ({item.distance:.3f})" for item in found)
+        messages.warning(
+            request, f"{person} looks like {names}: between them, check-ins need a clearer lead or a staff review."
+        )
+    else:
+        messages.warning(
+            request, "Your face is close to another enrolled person's: some check-ins may need a staff review."
+        )
 
 
 @body_limit(enroll_body_limit)
@@ -133,3 +153,13 @@ def sample_delete(request, sample_id):
     if person == request.user:
         return redirect("faces:enroll-self")
     return redirect("faces:enroll-person", person_id=person.pk)
+
+
+@staff_required
+def calibration(request):
+    overview = calibration_overview()
+    chart = None
+    if overview.latest is not None:
+        latest = overview.latest
+        chart = distance_chart(latest.histogram, accept=latest.accept_distance, review=latest.review_distance)
+    return render(request, "faces/calibration.html", {"overview": overview, "chart": chart})

@@ -211,6 +211,17 @@ def embedding_cache(shared_photos):
 
 
 @pytest.fixture(autouse=True)
+def _liveness_off_unless_marked(request, settings):
+    """Still photos are never live: tests of recognition, agreement and pages check in with liveness off.
+    Tests marked ``liveness`` (tests/attendance/test_presence.py, the browser) run the shipped default."""
+    from attendance import presence
+
+    presence.forget_local()
+    if request.node.get_closest_marker("liveness") is None:
+        settings.ATTENDANCE = {**settings.ATTENDANCE, "LIVENESS": "off"}
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

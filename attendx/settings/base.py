@@ -3,6 +3,7 @@
 The names of the original guide stay: ``REDIS_URL`` (and ``MONGODB_URI`` for MongoDB).
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -206,11 +207,31 @@ FACES = {
     "DESCRIPTOR": env("FACES_DESCRIPTOR", default="auto"),
     # onnxruntime threads per worker process (docs/deploy.md): cores / workers.
     "ONNX_THREADS": env.int("FACES_ONNX_THREADS", default=1),
-    # Cosine distances on the engine's unit vectors (tuned on shared/data/faces/pairs.csv).
+    # Cosine distances on the engine's unit vectors. In force: the latest `calibrate_faces` of this
+    # pipeline (docs/operations.md, "Face calibration"); these values until the first one, or always
+    # when any of the four variables below is set (then all four are pinned; FACES_THRESHOLDS_PINNED
+    # says so explicitly). Defaults tuned on shared/data/faces/pairs.csv as 1:1 pairs.
     "ACCEPT_DISTANCE": env.float("FACES_ACCEPT_DISTANCE", default=0.07),
     "REVIEW_DISTANCE": env.float("FACES_REVIEW_DISTANCE", default=0.09),
-    # The best person must beat every other person by this much to be accepted.
+    # The best person must beat every other person by this much to be accepted ...
     "MARGIN": env.float("FACES_MARGIN", default=0.01),
+    # ... and by this much when the two are look-alikes (nearest samples within REVIEW_DISTANCE).
+    "LOOKALIKE_MARGIN": env.float("FACES_LOOKALIKE_MARGIN", default=0.03),
+    "THRESHOLDS_PINNED": env.bool(
+        "FACES_THRESHOLDS_PINNED",
+        default=any(
+            name in os.environ
+            for name in ("FACES_ACCEPT_DISTANCE", "FACES_REVIEW_DISTANCE", "FACES_MARGIN", "FACES_LOOKALIKE_MARGIN")
+        ),
+    ),
+    # calibrate_faces aims at this rate of strangers accepted as someone: 1 in 10,000 check-ins.
+    "CALIBRATION_TARGET_RATE": env.float("FACES_CALIBRATION_TARGET_RATE", default=1e-4),
+    # Public labelled photos (manifest.csv, pairs.csv) pooled as a prior into a small gallery's
+    # calibration; their embeddings are cached per pipeline in CALIBRATION_CACHE_DIR, never elsewhere.
+    "CALIBRATION_PRIOR_DIR": Path(
+        env("FACES_CALIBRATION_PRIOR_DIR", default=str(BASE_DIR.parent / "shared" / "data" / "faces"))
+    ),
+    "CALIBRATION_CACHE_DIR": Path(env("FACES_CALIBRATION_CACHE_DIR", default=str(BASE_DIR / "var" / "calibration"))),
     "MIN_FACE_PX": env.int("FACES_MIN_FACE_PX", default=80),
     "MIN_SHARPNESS": env.float("FACES_MIN_SHARPNESS", default=20.0),
     "MIN_BRIGHTNESS": env.float("FACES_MIN_BRIGHTNESS", default=40.0),
@@ -243,6 +264,24 @@ ATTENDANCE = {
     "REPORT_CACHE_TTL": env.int("ATTENDANCE_REPORT_CACHE_TTL", default=300),
     # Answers to an Idempotency-Key are kept this long.
     "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
+    # Agreement across frames (attendance.agreement): a face mark needs AGREE_FRAMES distinct frames
+    # accepting the person among the device's last AGREE_OF_LAST within AGREE_SECONDS.
+    "AGREE_FRAMES": env.int("ATTENDANCE_AGREE_FRAMES", default=2),
+    "AGREE_OF_LAST": env.int("ATTENDANCE_AGREE_OF_LAST", default=3),
+    "AGREE_SECONDS": env.float("ATTENDANCE_AGREE_SECONDS", default=5.0),
+    # Frames one check-in request may carry (a kiosk sends a short burst).
+    "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=3),
+    # The evidence of a face mark (the face crop, distances, agreeing frames) is kept this long.
+    "EVIDENCE_DAYS": env.int("ATTENDANCE_EVIDENCE_DAYS", default=30),
+    # Liveness of kiosks and cameras unless a device sets its own (accounts.Liveness): off, passive
+    # (a challenge when unsure) or challenge. A challenge must be done within LIVENESS_CHALLENGE_SECONDS;
+    # the judge sees a face's last LIVENESS_FRAMES frames within LIVENESS_SECONDS. Attempts judged not
+    # live are kept for staff, at most NOT_LIVE_RECORDS_PER_HOUR per device.
+    "LIVENESS": env("ATTENDANCE_LIVENESS", default="passive"),
+    "LIVENESS_FRAMES": env.int("ATTENDANCE_LIVENESS_FRAMES", default=12),
+    "LIVENESS_SECONDS": env.float("ATTENDANCE_LIVENESS_SECONDS", default=10.0),
+    "LIVENESS_CHALLENGE_SECONDS": env.float("ATTENDANCE_LIVENESS_CHALLENGE_SECONDS", default=8.0),
+    "NOT_LIVE_RECORDS_PER_HOUR": env.int("ATTENDANCE_NOT_LIVE_RECORDS_PER_HOUR", default=20),
     # IP cameras (attendance.cameras): seconds between snapshots unless a camera sets its own, the
     # longest wait after repeated errors, and how long one snapshot may take (go2rtc waits for the
     # camera's next key frame).
@@ -264,15 +303,6 @@ LOGGING = {
         "attendx": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "accounts": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "faces": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
-    # Agreement across frames (attendance.agreement): a face mark needs AGREE_FRAMES distinct frames
-    # accepting the person among the device's last AGREE_OF_LAST within AGREE_SECONDS.
-    "AGREE_FRAMES": env.int("ATTENDANCE_AGREE_FRAMES", default=2),
-    "AGREE_OF_LAST": env.int("ATTENDANCE_AGREE_OF_LAST", default=3),
-    "AGREE_SECONDS": env.float("ATTENDANCE_AGREE_SECONDS", default=5.0),
-    # Frames one check-in request may carry (a kiosk sends a short burst).
-    "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=3),
-    # The evidence of a face mark (the face crop, distances, agreeing frames) is kept this long.
-    "EVIDENCE_DAYS": env.int("ATTENDANCE_EVIDENCE_DAYS", default=30),
         "attendance": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }

@@ -133,7 +133,7 @@ def test_frames_agree_across_processes_through_redis(kiosk, classroom, shared_ph
 def test_the_agreement_state_expires_in_redis(kiosk, classroom, shared_photos, shared_redis):
     check_in_by_face(frames=frames_of(shared_photos["amy_adams/01.jpg"].data), device=kiosk)
     [key] = shared_redis.keys("*agree:*")
-    assert 0 < shared_redis.ttl(key) <= 6
+    assert 0 < shared_redis.ttl(key) <= 11  # the frames serve agreement (5 s) and liveness (10 s)
     assert shared_redis.llen(key) == 1
 
 

@@ -293,6 +293,7 @@ def test_the_worker_process_marks_then_stops_cleanly_on_sigterm(camera, go2rtc, 
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
         "LOG_LEVEL": "INFO",
+        "ATTENDANCE_LIVENESS": settings.ATTENDANCE["LIVENESS"],  # off: still photos are never live
     }
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "camera_worker", "--camera", "entrance", "--interval", "60"],

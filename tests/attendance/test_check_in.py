@@ -305,15 +305,17 @@ def test_a_session_that_does_not_exist_is_404(kiosk_client, lesson):
 
 
 @pytest.mark.parametrize("session", MALFORMED_SESSIONS)
-def test_the_kiosk_page_refuses_a_malformed_session_with_400(kiosk_client, lesson, session):
+def test_the_kiosk_page_refuses_a_malformed_session_with_400(client, staff, lesson, session):
+    client.force_login(staff)  # the page's upload form is for staff
     session = other_shape_key() if session == "other-shape" else session
-    response = kiosk_client.post("/attendance/kiosk/", {"image": SimpleUploadedFile("f.jpg", b"x"), "session": session})
+    response = client.post("/attendance/kiosk/", {"image": SimpleUploadedFile("f.jpg", b"x"), "session": session})
     assert response.status_code == 400
     assert "must be a session&#x27;s id" in response.content.decode()
 
 
-def test_the_kiosk_page_answers_404_for_a_session_that_does_not_exist(kiosk_client, lesson):
+def test_the_kiosk_page_answers_404_for_a_session_that_does_not_exist(client, staff, lesson):
+    client.force_login(staff)
     payload = {"image": SimpleUploadedFile("f.jpg", b"x"), "session": missing_key()}
-    response = kiosk_client.post("/attendance/kiosk/", payload)
+    response = client.post("/attendance/kiosk/", payload)
     assert response.status_code == 404
     assert "That session does not exist." in response.content.decode()

@@ -233,20 +233,31 @@ def test_the_daily_rate_chart_is_rendered_on_the_server(staff_client, classroom,
     assert "cdn" not in content.lower()
 
 
-def test_the_kiosk_page_and_its_upload_fallback(client, kiosk, classroom, shared_photos):
+def test_the_kiosk_page_offers_no_upload_to_kiosks(client, kiosk, classroom, shared_photos):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client.force_login(kiosk)
     page = client.get(reverse("attendance:kiosk"))
     assert page.status_code == 200 and 'id="kiosk-video"' in page.content.decode()
-    assert 'name="image"' in page.content.decode() and "multiple" in page.content.decode()
-    frames = variants.burst(shared_photos["amy_adams/01.jpg"].data)
-    one = client.post(reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", frames[0])})
-    assert one.status_code == 200 and not Record.objects.exists()
-    assert "Amy Adams: hold still (1 of 2 frames)" in one.content.decode()
-    response = client.post(reverse("attendance:kiosk"), {"image": SimpleUploadedFile("me.jpg", frames[1])})
+    assert 'id="kiosk-upload"' not in page.content.decode()
+    photo = SimpleUploadedFile("me.jpg", shared_photos["amy_adams/01.jpg"].data)
+    refused = client.post(reverse("attendance:kiosk"), {"image": photo})
+    assert refused.status_code == 403 and "camera only" in refused.content.decode()
+    assert not Record.objects.exists()
+
+
+def test_staff_check_someone_in_from_one_photo_flagged_as_an_upload(client, staff, classroom, shared_photos):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(staff)
+    assert 'id="kiosk-upload"' in client.get(reverse("attendance:kiosk")).content.decode()
+    photo = SimpleUploadedFile("me.jpg", shared_photos["amy_adams/01.jpg"].data)
+    response = client.post(reverse("attendance:kiosk"), {"image": photo})
     assert response.status_code == 201
     assert "Amy Adams: checked in at" in response.content.decode()
+    record = Record.objects.get()
+    assert record.method == "upload" and record.device == staff
+    assert record.evidence.liveness == "not checked: a staff member's photo upload"
 
 
 def test_kiosk_accounts_can_only_check_in(client, kiosk, classroom):

@@ -1,12 +1,12 @@
 """Recognition quality on the shared labelled photos, through the configured pipeline and threshold."""
 
 from faces.engine import cosine_distance
-from faces.services import thresholds
+from faces.services import configured_thresholds
 from tests.conftest import read_pairs
 
 
 def test_verification_accuracy_at_the_configured_threshold(shared_photos):
-    threshold = thresholds().accept
+    threshold = configured_thresholds().accept
     same, different = [], []
     for pair in read_pairs():
         a, b = shared_photos[pair["file_a"]].faces[0], shared_photos[pair["file_b"]].faces[0]
@@ -24,7 +24,7 @@ def test_verification_accuracy_at_the_configured_threshold(shared_photos):
 
 
 def test_the_review_band_holds_no_stranger_as_an_accept(shared_photos):
-    limits = thresholds()
+    limits = configured_thresholds()
     nearest_stranger = min(
         cosine_distance(shared_photos[p["file_a"]].faces[0].embedding, shared_photos[p["file_b"]].faces[0].embedding)
         for p in read_pairs()

@@ -1,7 +1,8 @@
 // Kiosk: every INTERVAL_MS (or on the button) grab a short burst of frames from the camera, send them
 // to the check-in API in one request with an Idempotency-Key, and show the answer large enough to read
 // from two metres. A mark needs frames that agree (docs/api.md): the burst brings them in one request,
-// with or without Redis; while a face is "agreeing" the next burst follows at once.
+// with or without Redis; while a face is "agreeing", or asked to do a liveness challenge ("Please turn
+// your head to the left"), the prompt shows large and the next burst follows at once.
 (function () {
   const root = document.getElementById("kiosk");
   const video = document.getElementById("kiosk-video");
@@ -9,8 +10,10 @@
   const result = document.getElementById("kiosk-result");
   const button = document.getElementById("kiosk-capture");
   const INTERVAL_MS = 1500;
-  const BURST = 2; // frames per request
-  const BURST_GAP_MS = 200; // between the frames of a burst
+  const BURST = 4; // frames per request: enough motion for the liveness judge
+  const BURST_GAP_MS = 120; // between the frames of a burst
+  const prompt = document.getElementById("kiosk-prompt");
+  const WAITING = ["agreeing", "challenge", "not_live"];
   const SHOW_RESULT_MS = 4000;
   let busy = false;
   let pausedUntil = 0;
@@ -28,6 +31,11 @@
   function show(message, tone) {
     result.textContent = message;
     result.className = "kiosk-result tone-" + tone;
+  }
+
+  function ask(words) {
+    prompt.textContent = words || "";
+    prompt.hidden = !words;
   }
 
   function toneFor(status, body) {
@@ -94,11 +102,14 @@
           if (face.result === "unknown") return "Not recognised";
           return face.message;
         });
-        if (faces.every(function (face) { return face.result === "agreeing"; })) {
-          show(messages.join(" · "), "idle");
+        const asking = faces.filter(function (face) { return face.result === "challenge" || face.result === "not_live"; });
+        if (faces.every(function (face) { return WAITING.indexOf(face.result) >= 0; })) {
+          ask(asking.length ? asking[0].message : "");
+          if (!asking.length) show(messages.join(" · "), "idle");
           again = true; // the next frames decide: no pause
           return;
         }
+        ask("");
         show(messages.join(" · "), toneFor(answer.status, body));
         pausedUntil = Date.now() + SHOW_RESULT_MS;
         setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
