@@ -30,6 +30,10 @@ class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
                 "description": "The role decides admin access: administrators and staff can sign in here.",
             },
         ),
+        (
+            "Kiosk or camera",
+            {"fields": ("liveness",), "description": "Devices only: how their faces are checked for a live person."},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (

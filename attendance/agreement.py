@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from attendx.cache import guarded
+from faces.liveness import box_overlap
 
 LOCAL_DEVICES = 1000  # devices remembered per process without Redis; the least recent are forgotten
 
@@ -107,15 +108,6 @@ def _agreeing(entries: list[dict], person: str, *, now: float, rule: Rule) -> li
     return list(seen.values())
 
 
-def overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    left, top = max(a[0], b[0]), max(a[1], b[1])
-    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inner = max(0, right - left) * max(0, bottom - top)
-    union = a[2] * a[3] + b[2] * b[3] - inner
-    return inner / union if union > 0 else 0.0
-
-
 TRACK_OVERLAP = 0.3  # a face in the frame before is the same face when their boxes overlap this much
 
 
@@ -135,8 +127,8 @@ def _track(entries: list[dict], person: str, *, now: float, rule: Rule) -> list[
             chosen = mine[0]
         else:
             last = track[-1].face.box
-            best = max(faces, key=lambda face: overlap(face.box, last), default=None)
-            if best is None or overlap(best.box, last) < TRACK_OVERLAP:
+            best = max(faces, key=lambda face: box_overlap(face.box, last), default=None)
+            if best is None or box_overlap(best.box, last) < TRACK_OVERLAP:
                 break
             chosen = best
         frames_seen.add(entry["frame"])

@@ -124,7 +124,9 @@ def main() -> None:
             engine.detect_and_embed(image.rgb)
 
         # The check-in limit is per device per minute (60/m); this single kiosk sends more.
-        with gunicorn(workdir, redis_url, workers=1, extra_env={"ATTENDANCE_CHECK_IN_RATE": "100000/m"}) as (base, _):
+        # Liveness off: it is a stage of its own (bench_liveness.py), not the web stack.
+        env = {"ATTENDANCE_CHECK_IN_RATE": "100000/m", "ATTENDANCE_LIVENESS": "off"}
+        with gunicorn(workdir, redis_url, workers=1, extra_env=env) as (base, _):
             kiosk = sign_in(base, "kiosk")
             url = f"{base}/api/check-ins"
             for i, frame in enumerate(warm_up):  # the worker builds its gallery (and loads models if not yet)

@@ -131,3 +131,27 @@ def check_face_weights(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@checks.register("faces")
+def check_liveness_settings(app_configs=None, **kwargs):
+    """settings.LIVENESS holds the liveness judge's thresholds (faces.liveness.Thresholds checks them)."""
+    from faces.liveness import SETTINGS_KEYS, configured_thresholds
+
+    values = getattr(settings, "LIVENESS", None)
+    if not isinstance(values, dict):
+        return [checks.Error("settings.LIVENESS must be a dict.", id="liveness.E001")]
+    unknown = sorted(values.keys() - SETTINGS_KEYS.keys())
+    if unknown:
+        return [
+            checks.Error(
+                f"settings.LIVENESS has unknown keys: {', '.join(unknown)}.",
+                hint=f"Known: {', '.join(SETTINGS_KEYS)} (docs/liveness.md).",
+                id="liveness.E001",
+            )
+        ]
+    try:
+        configured_thresholds()
+    except (TypeError, ValueError) as error:
+        return [checks.Error(str(error), hint="See docs/liveness.md, Thresholds.", id="liveness.E002")]
+    return []

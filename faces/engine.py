@@ -308,6 +308,18 @@ class Engine:
         ]
         return sorted(faces, key=lambda face: face.quality.size_px, reverse=True)
 
+    def detect_boxes(self, rgb: np.ndarray, *, small_faces: bool = False) -> list[Box]:
+        """The boxes ``detect_and_embed`` gives its faces (x, y, width, height; largest first), without
+        aligning or embedding them: for callers that only need to know where the faces are."""
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("Expected an RGB uint8 array of shape (H, W, 3).")
+        models = self._loaded()
+        with self._in_use:
+            work, scale = shrink_within(rgb, self.config.max_side)
+            found = self._detect(models, np.ascontiguousarray(work), small_faces)
+        boxes = [_clipped_box(rect, scale, rgb.shape[:2]) for rect, _ in found]
+        return sorted(boxes, key=lambda box: min(box[2], box[3]), reverse=True)
+
     def _detect(self, models: _Models, work: np.ndarray, small_faces: bool) -> list[tuple[Any, float | None]]:
         """Face rectangles in ``work`` pixels, with the detector's score."""
         height, width = work.shape[:2]
@@ -346,16 +358,22 @@ def _face(
     embedding = np.array(descriptor, dtype=np.float32)
     embedding /= np.linalg.norm(embedding)
     embedding.setflags(write=False)
-    height, width = shape
-    left, top = max(0, round(rect.left() / scale)), max(0, round(rect.top() / scale))
-    right, bottom = min(width, round((rect.right() + 1) / scale)), min(height, round((rect.bottom() + 1) / scale))
+    box = _clipped_box(rect, scale, shape)
     return Face(
-        box=(left, top, right - left, bottom - top),
+        box=box,
         landmarks=tuple((round(p.x / scale, 1), round(p.y / scale, 1)) for p in landmarks.parts()),
-        quality=_quality(models.cv2, chip, min(right - left, bottom - top)),
+        quality=_quality(models.cv2, chip, min(box[2], box[3])),
         embedding=embedding,
         detector_score=score,
     )
+
+
+def _clipped_box(rect: Any, scale: float, shape: tuple[int, ...]) -> Box:
+    """A detector's rectangle in ``work`` pixels as (x, y, width, height) in the input's, clipped to it."""
+    height, width = shape
+    left, top = max(0, round(rect.left() / scale)), max(0, round(rect.top() / scale))
+    right, bottom = min(width, round((rect.right() + 1) / scale)), min(height, round((rect.bottom() + 1) / scale))
+    return (left, top, right - left, bottom - top)
 
 
 def _quality(cv2: ModuleType, chip: np.ndarray, size_px: int) -> FaceQuality:

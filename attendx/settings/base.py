@@ -255,6 +255,23 @@ REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
 # Room for the multipart framing and the other fields of a form around its photos.
 REQUEST_BODY_OVERHEAD_BYTES = 64 * 1024
 
+# The liveness judge (faces.liveness; docs/liveness.md, "Thresholds"), validated by faces.checks. Fractions
+# are of the face's size. A track whose landmarks a homography leaves PARALLAX unexplained is a live head;
+# one whose shape changed less than MOTION (beyond a slide, zoom or roll) shows nothing; one that moved
+# with at most FLAT_RATIO of its motion unexplained is a picture. A turn challenge needs TURN_DEGREES; a
+# blink an eye aspect ratio down to BLINK_CLOSED of the open eyes' and back to BLINK_REOPENED. The judge
+# compares at most MAX_FRAMES frames; judge_frames follows a face while its boxes overlap by TRACK_IOU.
+LIVENESS = {
+    "PARALLAX": env.float("LIVENESS_PARALLAX", default=0.025),
+    "MOTION": env.float("LIVENESS_MOTION", default=0.008),
+    "FLAT_RATIO": env.float("LIVENESS_FLAT_RATIO", default=0.45),
+    "TURN_DEGREES": env.float("LIVENESS_TURN_DEGREES", default=20.0),
+    "BLINK_CLOSED": env.float("LIVENESS_BLINK_CLOSED", default=0.65),
+    "BLINK_REOPENED": env.float("LIVENESS_BLINK_REOPENED", default=0.85),
+    "MAX_FRAMES": env.int("LIVENESS_MAX_FRAMES", default=10),
+    "TRACK_IOU": env.float("LIVENESS_TRACK_IOU", default=0.3),
+}
+
 ATTENDANCE = {
     # Check-in opens this many minutes before a session starts.
     "CHECK_IN_OPENS_MINUTES_BEFORE": env.int("ATTENDANCE_CHECK_IN_OPENS_MINUTES_BEFORE", default=15),
@@ -270,7 +287,7 @@ ATTENDANCE = {
     "AGREE_OF_LAST": env.int("ATTENDANCE_AGREE_OF_LAST", default=3),
     "AGREE_SECONDS": env.float("ATTENDANCE_AGREE_SECONDS", default=5.0),
     # Frames one check-in request may carry (a kiosk sends a short burst).
-    "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=3),
+    "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=6),
     # The evidence of a face mark (the face crop, distances, agreeing frames) is kept this long.
     "EVIDENCE_DAYS": env.int("ATTENDANCE_EVIDENCE_DAYS", default=30),
     # Liveness of kiosks and cameras unless a device sets its own (accounts.Liveness): off, passive

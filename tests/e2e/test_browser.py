@@ -75,3 +75,24 @@ def test_staff_see_the_mark_on_the_roster_and_export_it(live_server, browser_wit
     rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
     assert {row["username"]: row["status"] for row in rows}["angelina_jolie"] == "present"
     assert len(rows) == len(classroom.group.members.all())
+
+
+@pytest.mark.liveness
+def test_the_kiosk_asks_a_still_photo_to_move_and_marks_nobody(
+    live_server, browser_with_camera, classroom, kiosk, settings
+):
+    from attendance.models import NotLiveAttempt
+    from faces.liveness import CHALLENGES
+
+    settings.ATTENDANCE = {**settings.ATTENDANCE, "LIVENESS_CHALLENGE_SECONDS": 2}
+    page = browser_with_camera("angelina_jolie/05.jpg")  # enrolled, in the class: recognised, but a photo
+    sign_in(page, live_server.url, kiosk.username, PASSWORD)
+    page.wait_for_selector("#kiosk-prompt:not([hidden])", timeout=30_000)
+    assert page.inner_text("#kiosk-prompt") in CHALLENGES.values()
+    screenshot(page, "08-kiosk-challenge")
+    for _ in range(100):  # the challenge runs out: the attempt is kept for staff, and a new one is asked
+        if NotLiveAttempt.objects.exists():
+            break
+        page.wait_for_timeout(100)
+    assert NotLiveAttempt.objects.get().candidate == classroom.people["angelina_jolie"]
+    assert not Record.objects.exists()
