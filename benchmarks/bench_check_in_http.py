@@ -123,7 +123,7 @@ def main() -> None:
         for image in images[:3]:
             engine.detect_and_embed(image.rgb)
 
-        # The check-in limit is per device per minute (60/m); this single kiosk sends more.
+        # The check-in limit is per device per minute (150/m); this single kiosk sends more.
         # Liveness off: it is a stage of its own (bench_liveness.py), not the web stack.
         env = {"ATTENDANCE_CHECK_IN_RATE": "100000/m", "ATTENDANCE_LIVENESS": "off"}
         with gunicorn(workdir, redis_url, workers=1, extra_env=env) as (base, _):

@@ -104,6 +104,16 @@ def redis_refused():
 
 
 @pytest.fixture
+def celery_worker(transactional_db, settings):
+    """A real Celery worker process on this test's database (tests/celery_worker.py); queues emptied."""
+    from tests.celery_worker import running_worker
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1).flushdb()
+    with running_worker() as process:
+        yield process
+
+
+@pytest.fixture
 def shared_redis() -> redis.Redis:
     """A raw client on the server the test command started (REDIS_URL)."""
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)

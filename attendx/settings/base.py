@@ -178,6 +178,24 @@ CACHES = {
     "ratelimit": redis_cache(env("REDIS_RATELIMIT_URL", default=REDIS_URL)),
 }
 
+# Celery (attendx/celery.py): the same Redis server as the cache, its own database number, so that
+# clearing the cache never touches queued work. CELERY_BROKER_URL overrides it.
+def _redis_database(url: str, number: int) -> str:
+    base, _, last = url.rpartition("/")
+    return f"{base}/{number}" if last.isdigit() and base.count("/") >= 2 else f"{url.rstrip('/')}/{number}"
+
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=_redis_database(REDIS_URL, 1))
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_TASK_ACKS_LATE = True  # a task running when its worker dies is delivered again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}
+
 # Sessions live in Redis and are written through to the database (see accounts.sessions).
 SESSION_ENGINE = "accounts.sessions"
 SESSION_CACHE_ALIAS = "sessions"
@@ -277,7 +295,9 @@ ATTENDANCE = {
     "CHECK_IN_OPENS_MINUTES_BEFORE": env.int("ATTENDANCE_CHECK_IN_OPENS_MINUTES_BEFORE", default=15),
     # Faces in the review band wait this long for a staff decision; their frames are then deleted.
     "REVIEW_HOURS": env.int("ATTENDANCE_REVIEW_HOURS", default=24),
-    "CHECK_IN_RATE": env("ATTENDANCE_CHECK_IN_RATE", default="60/m"),
+    # Requests per device: idle, the kiosk page sends a burst every 1.5 s (40/m); while it waits for
+    # agreement or a challenge, one after another (about 2 a second).
+    "CHECK_IN_RATE": env("ATTENDANCE_CHECK_IN_RATE", default="150/m"),
     "REPORT_CACHE_TTL": env.int("ATTENDANCE_REPORT_CACHE_TTL", default=300),
     # Answers to an Idempotency-Key are kept this long.
     "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
