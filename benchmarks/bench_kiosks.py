@@ -129,7 +129,9 @@ def main() -> None:
         rows, worker_rss = [], {}
         for config in configs:
             workers, threads = (int(v) for v in config.split("x"))
+            # Liveness off: the frames are still photos (its cost: "Liveness" in docs/benchmarks.md).
             env = {"GUNICORN_THREADS": str(threads), "ATTENDANCE_CHECK_IN_RATE": "100000/m"}
+            env["ATTENDANCE_LIVENESS"] = "off"
             with gunicorn(workdir, redis_url, workers=workers, extra_env=env) as (base, master):
                 kiosks = [sign_in(base, f"kiosk{i}") for i in range(max(counts))]
                 for n in counts:

@@ -137,6 +137,8 @@ def gunicorn_in_production(tmp_path: Path, *, check_deploy: bool = False, extra_
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
         "REDIS_URL": settings.REDIS_URL,
+        # The test's liveness mode (off unless the test is marked `liveness`): still photos are never live.
+        "ATTENDANCE_LIVENESS": settings.ATTENDANCE["LIVENESS"],
         **(extra_env or {}),
     }
 
