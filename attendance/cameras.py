@@ -1,10 +1,13 @@
-"""IP cameras through go2rtc: take a snapshot, check in the faces it shows, wait, repeat.
+"""IP cameras through go2rtc: take a snapshot, check in the faces it shows (or enqueue it), wait, repeat.
 
 ``CameraWorker.poll_once`` does one step and says what happened; ``run`` repeats it until its stop event
-is set, backing off exponentially (capped) while errors repeat. ``manage.py camera_worker`` runs one.
+is set, backing off exponentially (capped) while errors repeat. ``manage.py camera_worker`` runs one and
+recognises in process; ``CameraPoller`` enqueues the frames for Celery workers instead (attendance.frames),
+and ``manage.py camera_poller`` runs one per camera, each in its own thread of one process.
 """
 
 import http.client
+import io
 import logging
 import threading
 import urllib.request
@@ -18,8 +21,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 from django.utils.formats import time_format
+from kombu.exceptions import OperationalError
+from PIL import Image, UnidentifiedImageError
 
 from accounts.models import Role
+from attendance import frames
 from attendance.models import Camera, Method, Record, Session
 from attendance.outcomes import Result
 from attendance.services import NoSessionRunning, check_in_by_face
@@ -31,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 # URLError, HTTPError, timeouts and refused connections are all OSErrors; a cut response is not.
 FETCH_ERRORS = (OSError, http.client.HTTPException)
-POLL_ERRORS = (*FETCH_ERRORS, ImageRejected, RecognitionUnavailable, DatabaseError)
+# OperationalError: the broker (Redis) cannot be reached to enqueue a frame.
+POLL_ERRORS = (*FETCH_ERRORS, ImageRejected, RecognitionUnavailable, DatabaseError, OperationalError)
 
 
 def camera_device(camera: Camera):
@@ -56,6 +63,8 @@ class Outcome(StrEnum):
     IDLE = "idle"  # no session running at the camera's location: no snapshot taken
     UNCHANGED = "unchanged"  # the same bytes as the last recognised frame: not recognised again
     CHECKED = "checked"  # recognised; ``Poll.marked`` holds the records it created (frames must agree)
+    QUEUED = "queued"  # enqueued for a recognition worker (CameraPoller)
+    BACKLOG = "backlog"  # the frames queue is full (workers down or too few): no snapshot taken
     ERROR = "error"
 
 
@@ -124,10 +133,21 @@ class CameraWorker:
         sessions = tuple(str(pk) for pk in running.values_list("pk", flat=True))
         if not sessions:
             return Poll(Outcome.IDLE)
+        if (busy := self._before_fetch()) is not None:
+            return busy
         frame = self._fetch()
         seen = (image_digest(frame), sessions)
         if seen == self._last_seen:
             return Poll(Outcome.UNCHANGED)
+        poll = self._take(frame, digest=seen[0], moment=moment)
+        if poll.outcome is not Outcome.IDLE:
+            self._last_seen = seen
+        return poll
+
+    def _before_fetch(self) -> Poll | None:
+        return None
+
+    def _take(self, frame: bytes, *, digest: str, moment) -> Poll:
         image = decode_upload(frame, frame=True)
         try:
             check_in = check_in_by_face(
@@ -139,7 +159,6 @@ class CameraWorker:
             )
         except NoSessionRunning:
             return Poll(Outcome.IDLE)  # the session closed between the two queries
-        self._last_seen = seen
         for record in check_in.marked:
             when = time_format(timezone.localtime(record.marked_at), "H:i")
             logger.info("camera %s marked %s %s at %s", self.camera, record.person, record.status, when)
@@ -154,3 +173,38 @@ class CameraWorker:
         timeout = settings.ATTENDANCE["CAMERA_TIMEOUT_SECONDS"]
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.read(settings.FACES["MAX_UPLOAD_BYTES"] + 1)
+
+
+class CameraPoller(CameraWorker):
+    """Polls one camera like ``CameraWorker`` but enqueues each new frame for a recognition worker.
+
+    The frame is only checked to be an image within the upload limit here (its header, not its pixels):
+    a camera answering garbage backs off as before. While the frames queue holds ``CAMERA_FRAME_BACKLOG``
+    frames, no snapshot is taken: frames are worthless a few seconds later, so none pile up.
+    """
+
+    def __init__(self, camera: Camera, *, interval: float | None = None):
+        super().__init__(camera, interval=interval)
+        self._backlogged = False
+
+    def _before_fetch(self) -> Poll | None:
+        backlog = settings.ATTENDANCE["CAMERA_FRAME_BACKLOG"]
+        waiting = frames.frames_waiting()
+        if waiting < backlog:
+            self._backlogged = False
+            return None
+        if not self._backlogged:  # once per episode, not once per poll
+            logger.warning("camera %s: %d frames wait for a worker; no snapshot meanwhile", self.camera, waiting)
+        self._backlogged = True
+        return Poll(Outcome.BACKLOG)
+
+    def _take(self, frame: bytes, *, digest: str, moment) -> Poll:
+        if len(frame) > settings.FACES["MAX_UPLOAD_BYTES"]:
+            raise ImageRejected("The snapshot is larger than the upload limit.", code="too_large", status=413)
+        try:
+            Image.open(io.BytesIO(frame)).close()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise ImageRejected("The snapshot is not an image.", code="not_an_image") from error
+        # Captured when go2rtc answered (it waits for the camera's next key frame), not when it was asked.
+        frames.enqueue_frame(self.camera, frame, digest=digest, captured_at=timezone.now().timestamp())
+        return Poll(Outcome.QUEUED)

@@ -1,9 +1,13 @@
-"""Face samples: one enrolled photo of a person with its embedding, tagged with how it was made; and
-the calibrations that set the distance thresholds for a gallery (faces.calibration)."""
+"""Face samples: one enrolled photo of a person with its embedding, tagged with how it was made; the
+calibrations that set the distance thresholds for a gallery (faces.calibration); and the batches of
+face work a Celery worker does for staff (faces.jobs)."""
+
+from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from faces.storage import private_face_storage
 
@@ -12,6 +16,7 @@ class Source(models.TextChoices):
     UPLOAD = "upload", "Photo upload"
     WEBCAM = "webcam", "Webcam capture"
     COMMAND = "command", "Command line"
+    BULK = "bulk", "Bulk enrollment"
 
 
 def sample_upload_to(sample, filename):
@@ -121,3 +126,73 @@ class FaceCalibration(models.Model):
 
     def __str__(self):
         return f"Calibration of {self.created_at:%Y-%m-%d %H:%M} ({self.people} people)"
+
+
+class JobKind(models.TextChoices):
+    ENROLL = "enroll", "Bulk enrollment"
+    REEMBED = "reembed", "Re-embedding"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class FaceJobQuerySet(models.QuerySet):
+    def unfinished(self):
+        return self.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
+
+    def stalled(self, moment=None):
+        """Unfinished jobs that made no progress for FACES["JOB_STALL_SECONDS"]: their message may be lost."""
+        since = (moment or timezone.now()) - timedelta(seconds=settings.FACES["JOB_STALL_SECONDS"])
+        return self.unfinished().filter(heartbeat_at__lt=since)
+
+    def expired(self, moment=None):
+        since = (moment or timezone.now()) - timedelta(days=settings.FACES["JOB_DAYS"])
+        return self.exclude(state__in=[JobState.QUEUED, JobState.RUNNING]).filter(created_at__lt=since)
+
+
+class FaceJob(models.Model):
+    """A batch of face work a worker does: the row is the truth, the queued message only a wake-up.
+
+    ``items`` (enrollment): one per staged photo, ``{"person": key, "name": label, "file": staged name}``,
+    handled in order; ``position`` counts those done. ``outcomes``: enrollment, ``[label, outcome]`` per
+    item; re-embedding, ``[sample key, label, problem]`` per sample that kept its old embedding.
+    """
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    heartbeat_at = models.DateTimeField(default=timezone.now, help_text="the last sign of progress")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="deliveries that started work on it")
+    total = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, help_text="items handled")
+    failed = models.PositiveIntegerField(default=0, help_text="items refused or kept as they were")
+    everything = models.BooleanField(default=False, help_text="re-embedding: every sample, not only stale ones")
+    items = models.JSONField(default=list, blank=True)
+    outcomes = models.JSONField(default=list, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+
+    objects = FaceJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.created_at:%Y-%m-%d %H:%M} ({self.get_state_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        return min(100, round(100 * self.position / self.total)) if self.total else 0

@@ -1,5 +1,6 @@
 """Enrollment pages: members enroll themselves, staff enroll anyone; the private photo view; the staff
-page of the latest calibration."""
+page of the latest calibration; the staff page of background face jobs (bulk enrollment, re-embedding)
+with each job's progress."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -7,20 +8,30 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import staff_required
 from attendx import unavailable
 from attendx.body_limits import body_limit
 from attendx.forms import error_status, error_text
+from attendx.queue import QUEUE, QueueUnavailable
 from attendx.ratelimit import ratelimit
 from attendx.unavailable import answered_unavailable
 from faces.charts import distance_chart
 from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
-from faces.forms import EnrollForm, PeopleSearchForm
-from faces.models import FaceSample
-from faces.services import PhotosRefused, calibration_overview, face_enroll, face_lookalikes, face_sample_delete
+from faces.forms import BulkEnrollForm, EnrollForm, PeopleSearchForm, ReembedForm
+from faces.jobs import start_enrollment_job, start_reembed_job
+from faces.models import FaceJob, FaceSample
+from faces.services import (
+    PhotosRefused,
+    calibration_overview,
+    face_enroll,
+    face_lookalikes,
+    face_sample_delete,
+    gallery_status,
+)
 from faces.storage import private_file_response
 
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -163,3 +174,94 @@ def calibration(request):
         latest = overview.latest
         chart = distance_chart(latest.histogram, accept=latest.accept_distance, review=latest.review_distance)
     return render(request, "faces/calibration.html", {"overview": overview, "chart": chart})
+
+
+# Background face jobs (faces.jobs): staff queue them here and watch their progress.
+
+
+def bulk_body_limit() -> int:
+    return settings.FACES["BULK_MAX_UPLOAD_BYTES"] + settings.REQUEST_BODY_OVERHEAD_BYTES
+
+
+def _jobs_page(request, *, enroll_form=None, reembed_form=None, status=200, unavailable_message=""):
+    context = {
+        "enroll_form": enroll_form or BulkEnrollForm(),
+        "reembed_form": reembed_form or ReembedForm(),
+        "gallery_status": gallery_status(),
+        "jobs": FaceJob.objects.select_related("started_by")[:20],
+        "unavailable_message": unavailable_message,
+        "max_photos": settings.FACES["BULK_MAX_PHOTOS"],
+        "max_mb": settings.FACES["BULK_MAX_UPLOAD_BYTES"] // (1024 * 1024),
+    }
+    response = render(request, "faces/jobs.html", context, status=status)
+    if status == 503:
+        response["Retry-After"] = "60"
+    return response
+
+
+def _queue_unavailable(request, error: QueueUnavailable):
+    answered_unavailable(request, QUEUE, str(error.__cause__ or error))
+    return _jobs_page(request, status=503, unavailable_message=error.message)
+
+
+@staff_required
+def jobs(request):
+    return _jobs_page(request)
+
+
+@body_limit(bulk_body_limit)
+@staff_required
+@require_POST
+def bulk_enroll(request):
+    form = BulkEnrollForm(request.POST, request.FILES)
+    if not form.is_valid():
+        too_large = any(error.code == "too_large" for error in form.errors.as_data().get("archive", []))
+        return _jobs_page(request, enroll_form=form, status=413 if too_large else error_status(form))
+    try:
+        job = start_enrollment_job(photos=form.photos_to_enroll(), started_by=request.user)
+    except QueueUnavailable as error:
+        return _queue_unavailable(request, error)
+    messages.success(request, f"{job.total} photo{'s' if job.total != 1 else ''} queued for enrollment.")
+    return redirect("faces:job", job_id=job.pk)
+
+
+@staff_required
+@require_POST
+def reembed(request):
+    form = ReembedForm(request.POST)
+    if not form.is_valid():
+        return _jobs_page(request, reembed_form=form, status=error_status(form))
+    try:
+        job = start_reembed_job(everything=form.cleaned_data["everything"], started_by=request.user)
+    except QueueUnavailable as error:
+        return _queue_unavailable(request, error)
+    if job is None:
+        messages.info(request, "Every sample was made by the current pipeline: nothing to re-embed.")
+        return redirect("faces:jobs")
+    messages.success(request, f"{job.total} sample{'s' if job.total != 1 else ''} queued for re-embedding.")
+    return redirect("faces:job", job_id=job.pk)
+
+
+@staff_required
+@require_GET
+def job(request, job_id):
+    face_job = get_object_or_404(FaceJob.objects.select_related("started_by"), pk=job_id)
+    return render(request, "faces/job.html", {"job": face_job})
+
+
+@staff_required
+@require_GET
+def job_progress(request, job_id):
+    """What the job page's progress bar polls."""
+    face_job = get_object_or_404(FaceJob, pk=job_id)
+    return JsonResponse(
+        {
+            "state": face_job.state,
+            "finished": face_job.finished,
+            "total": face_job.total,
+            "done": face_job.position,
+            "failed": face_job.failed,
+            "percent": face_job.percent,
+            "summary": face_job.summary,
+        }
+    )

@@ -69,10 +69,11 @@ port_is_free() {
   python -c 'import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0)' "$1"
 }
 
-# Start a Redis server without persistence on 127.0.0.1:$1 using binary $2; sets REDIS_PID.
+# Start a Redis server without persistence on 127.0.0.1:$1 using binary $2; sets REDIS_PID. In a session
+# of its own: Ctrl-C stops the web server, and the caller stops Redis after the Celery worker.
 start_redis() {
   local port=$1 binary=$2
-  "$binary" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize no \
+  setsid "$binary" --bind 127.0.0.1 --port "$port" --save "" --appendonly no --daemonize no \
     --loglevel warning --dir "${TMPDIR:-/tmp}" >"var/redis-$port.log" 2>&1 &
   REDIS_PID=$!
   for _ in $(seq 50); do

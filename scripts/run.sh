@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: install what is missing, migrate, make sure an administrator exists, and serve AttendX
-# on http://127.0.0.1:10000 with SQLite and, unless REDIS_URL is set, an embedded Redis.
+# on http://127.0.0.1:10000 with SQLite and, unless REDIS_URL is set, an embedded Redis; a Celery
+# worker and Celery beat run beside it (logs and beat's schedule file in var/) and stop with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -26,7 +27,35 @@ if [ -z "${REDIS_URL:-}" ]; then
     say "No Redis available: AttendX runs without Redis caching"
   fi
 fi
-trap '[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null; true' EXIT
+
+WORKER_PID="" BEAT_PID=""
+stop_services() {
+  # Beat first (it only sends), then the worker (SIGTERM: a warm shutdown lets its task finish), then
+  # Redis. Each runs in a process group of its own (setsid, so Ctrl-C reaches only the web server);
+  # whatever of a group is left after 10 s is killed.
+  local pid
+  for pid in "$BEAT_PID" "$WORKER_PID"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+  true
+}
+trap stop_services EXIT
+
+if [ -n "${REDIS_URL:-}" ]; then
+  # One worker process for every queue: bulk face jobs and schedules ("celery"), camera frames ("frames").
+  setsid python -m celery -A attendx worker --concurrency 1 -Q celery,frames --loglevel INFO >var/celery-worker.log 2>&1 &
+  WORKER_PID=$!
+  setsid python -m celery -A attendx beat --schedule var/celerybeat-schedule --pidfile var/celerybeat.pid \
+    --loglevel INFO >var/celery-beat.log 2>&1 &
+  BEAT_PID=$!
+  say "Celery worker and beat on ${CELERY_BROKER_URL:-the same Redis, database 1} (var/celery-worker.log, var/celery-beat.log)"
+else
+  say "No Redis: no Celery worker or beat; pages that queue work answer 503"
+fi
 
 say "AttendX on http://127.0.0.1:10000 (Ctrl-C stops it)"
 python manage.py runserver 127.0.0.1:10000

@@ -43,15 +43,7 @@ def running_worker(*, name: str = "test", concurrency: int = 1, queues: str = ""
     command += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
     if queues:
         command += ["-Q", queues]
-    process = subprocess.Popen(
-        command,
-        cwd=settings.BASE_DIR,
-        env=worker_env(**(env or {})),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = _spawn(command, env)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -64,10 +56,79 @@ def running_worker(*, name: str = "test", concurrency: int = 1, queues: str = ""
         process.hostname = hostname
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        _stop(process, timeout=20)
+
+
+def _spawn(command: list[str], env: dict | None) -> subprocess.Popen:
+    """A Celery process in its own session (so that its pool children stop with it), output captured."""
+    return subprocess.Popen(
+        command,
+        cwd=settings.BASE_DIR,
+        env=worker_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen, *, timeout: float) -> None:
+    """SIGTERM to the process's session, SIGKILL after ``timeout`` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def pool_children(process) -> list[int]:
+    """The prefork pool's child processes of a worker started by ``running_worker``."""
+    path = f"/proc/{process.pid}/task/{process.pid}/children"
+    with open(path) as handle:
+        return [int(pid) for pid in handle.read().split()]
+
+
+@contextmanager
+def broker_at(url: str):
+    """settings.CELERY_BROKER_URL is ``url`` (the Celery app reads it live), for this process and the
+    workers started inside; pooled broker connections are dropped on the way in and out."""
+    from django.test import override_settings
+    from kombu import pools
+
+    from attendx.celery import app
+
+    def reset():
+        pools.reset()  # closes every pooled connection and forgets the pools, keyed by broker URL
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset()
+    try:
+        with override_settings(CELERY_BROKER_URL=url):
+            yield
+    finally:
+        reset()
+
+
+@contextmanager
+def running_beat(*, schedule_file, env: dict | None = None):
+    """``celery -A attendx beat`` on this test's settings, its schedule in ``schedule_file``; stopped on exit."""
+    command = [sys.executable, "-m", "celery", "-A", "attendx", "beat", "-s", str(schedule_file), "--loglevel", "INFO"]
+    command += ["--pidfile", f"{schedule_file}.pid", "--max-interval", "1"]
+    process = _spawn(command, env)
+    try:
+        yield process
+    finally:
+        _stop(process, timeout=10)
+
+
+def wait_for(condition, *, timeout: float = 30, every: float = 0.1, what: str = "the condition"):
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(every)
+    raise AssertionError(f"{what} did not happen within {timeout} s")

@@ -114,6 +114,16 @@ def celery_worker(transactional_db, settings):
 
 
 @pytest.fixture
+def broker_refused():
+    """The Celery broker is a loopback port where nothing listens, for this process and any worker."""
+    from tests.celery_worker import broker_at
+
+    url = f"redis://127.0.0.1:{free_port()}/1"
+    with broker_at(url):
+        yield url
+
+
+@pytest.fixture
 def shared_redis() -> redis.Redis:
     """A raw client on the server the test command started (REDIS_URL)."""
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from attendance.models import Camera, CheckInRequest, Group, PendingCheckIn, Record, RecordChange
 from attendance.services import mark_manually
+from faces.models import FaceJob
 from tests.attendance.conftest import make_session
 from tests.conftest import missing_key, other_shape_key
 from tests.factories import FaceSampleFactory, UserFactory
@@ -234,7 +235,8 @@ def build_world() -> World:
     samples = [FaceSampleFactory(person=users["member"]), FaceSampleFactory(person=person)]
     request = CheckInRequest.objects.create(device=users["kiosk"], key="k-1", status_code=201, response={})
     camera = Camera.objects.create(name="entrance", location="Room 7")
-    objects = [*users.values(), person, group, running, ended, pending, *samples, request, camera]
+    job = FaceJob.objects.create(kind="enroll", total=1, position=1, state="done", outcomes=[["ada/1.jpg", "enrolled"]])
+    objects = [*users.values(), person, group, running, ended, pending, *samples, request, camera, job]
     objects += [Record.objects.get(), RecordChange.objects.get()]
     return World(users=users, keys=sorted({str(obj.pk) for obj in objects}))
 

@@ -178,6 +178,7 @@ CACHES = {
     "ratelimit": redis_cache(env("REDIS_RATELIMIT_URL", default=REDIS_URL)),
 }
 
+
 # Celery (attendx/celery.py): the same Redis server as the cache, its own database number, so that
 # clearing the cache never touches queued work. CELERY_BROKER_URL overrides it.
 def _redis_database(url: str, number: int) -> str:
@@ -194,7 +195,52 @@ CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Our tasks keep their state in the database (faces.FaceJob) or have none: no result backend traffic.
+CELERY_TASK_IGNORE_RESULT = True
+
+
+def _schedule(name: str, default: str):
+    """SCHEDULE_<NAME>: seconds ("60"), a crontab "minute hour day month weekday" ("30 3 * * *"), or "off"."""
+    from celery.schedules import crontab
+
+    value = env(f"SCHEDULE_{name}", default=default).strip()
+    if value == "off":
+        return None
+    fields = value.split()
+    try:
+        if len(fields) == 5:
+            minute, hour, day_of_month, month_of_year, day_of_week = fields
+            return crontab(
+                minute=minute,
+                hour=hour,
+                day_of_month=day_of_month,
+                month_of_year=month_of_year,
+                day_of_week=day_of_week,
+            )
+        return float(value)
+    except ValueError as error:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"SCHEDULE_{name}={value!r}: give seconds, a crontab 'minute hour day month weekday' or 'off'"
+        ) from error
+
+
+# Periodic jobs, run by `celery -A attendx beat` (docs/deploy.md); each task is safe to run twice.
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": task, "schedule": schedule}
+    for name, task, schedule in [
+        ("purge-check-ins", "attendance.tasks.purge_check_ins", _schedule("PURGE_CHECK_INS", "30 3 * * *")),
+        ("clear-sessions", "accounts.tasks.clear_expired_sessions", _schedule("CLEAR_SESSIONS", "45 3 * * *")),
+        ("purge-face-jobs", "faces.tasks.purge_face_jobs", _schedule("PURGE_FACE_JOBS", "0 4 * * *")),
+        ("resume-face-jobs", "faces.tasks.resume_face_jobs", _schedule("RESUME_FACE_JOBS", "120")),
+    ]
+    if schedule is not None
+}
+# Camera frames (attendance.frames) have a queue of their own, so bulk jobs never delay them: run a
+# worker with ``-Q frames`` (or ``-Q celery,frames``). The task lives outside tasks.py, hence IMPORTS.
+CELERY_IMPORTS = ["attendance.frames"]
+CELERY_TASK_ROUTES = {"attendance.recognise_frame": {"queue": "frames"}}
 
 # Sessions live in Redis and are written through to the database (see accounts.sessions).
 SESSION_ENGINE = "accounts.sessions"
@@ -266,6 +312,19 @@ FACES = {
     "EMBEDDING_CACHE_TTL": env.int("FACES_EMBEDDING_CACHE_TTL", default=7 * 24 * 3600),
     "ENROLL_RATE": env("FACES_ENROLL_RATE", default="5/h"),
     "STAFF_ENROLL_RATE": env("FACES_STAFF_ENROLL_RATE", default="120/h"),
+    # Bulk enrollment from the staff page (faces.jobs): a ZIP of <username>/<photo> up to this size
+    # and this many photos, staged under MEDIA_ROOT/staging/ until a worker has enrolled them.
+    "BULK_MAX_UPLOAD_BYTES": env.int("FACES_BULK_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024),
+    "BULK_MAX_PHOTOS": env.int("FACES_BULK_MAX_PHOTOS", default=500),
+    # A job's task works this long, then queues its own continuation (well inside the broker's
+    # visibility timeout); re-embedding saves this many samples per step.
+    "JOB_STEP_SECONDS": env.float("FACES_JOB_STEP_SECONDS", default=60.0),
+    "JOB_CHUNK": env.int("FACES_JOB_CHUNK", default=20),
+    # An unfinished job quiet this long is queued again (its message may be lost with Redis's data);
+    # after this many deliveries it fails. Finished jobs are deleted after JOB_DAYS.
+    "JOB_STALL_SECONDS": env.int("FACES_JOB_STALL_SECONDS", default=600),
+    "JOB_MAX_ATTEMPTS": env.int("FACES_JOB_MAX_ATTEMPTS", default=5),
+    "JOB_DAYS": env.int("FACES_JOB_DAYS", default=30),
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACES["MAX_UPLOAD_BYTES"] + 1
 # Request bodies (attendx.body_limits): pages accept this much; check-ins one photo, enrollment a batch.
@@ -325,6 +384,11 @@ ATTENDANCE = {
     "CAMERA_INTERVAL_SECONDS": env.float("ATTENDANCE_CAMERA_INTERVAL_SECONDS", default=2.0),
     "CAMERA_MAX_BACKOFF_SECONDS": env.float("ATTENDANCE_CAMERA_MAX_BACKOFF_SECONDS", default=60.0),
     "CAMERA_TIMEOUT_SECONDS": env.float("ATTENDANCE_CAMERA_TIMEOUT_SECONDS", default=10.0),
+    # Camera frames on Celery (manage.py camera_poller): a frame older than this when a worker takes it
+    # is dropped (its task also expires in the queue), and pollers stop enqueuing while the frames queue
+    # holds this many frames (workers down or too few: nothing piles up).
+    "CAMERA_FRAME_MAX_AGE_SECONDS": env.float("ATTENDANCE_CAMERA_FRAME_MAX_AGE_SECONDS", default=4.0),
+    "CAMERA_FRAME_BACKLOG": env.int("ATTENDANCE_CAMERA_FRAME_BACKLOG", default=64),
 }
 
 LOGGING = {

@@ -1,5 +1,7 @@
-"""A class with enrolled members (real photos) and a session running now; a kiosk device to check in."""
+"""A class with enrolled members (real photos) and a session running now; a kiosk device to check in;
+a stand-in go2rtc for the cameras."""
 
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from attendance.models import Group, Session
 from faces.services import Photo, face_enroll
+from tests.attendance.go2rtc import StandInGo2rtc
 
 # Who is enrolled, with which photos; other photos of the same people are used to check in.
 ENROLLED = {
@@ -71,3 +74,13 @@ def lesson(db):
 def kiosk_client(client, kiosk):
     client.force_login(kiosk)
     return client
+
+
+@pytest.fixture
+def go2rtc():
+    stand_in = StandInGo2rtc()
+    thread = threading.Thread(target=stand_in.server.serve_forever, daemon=True)
+    thread.start()
+    yield stand_in
+    stand_in.server.shutdown()
+    stand_in.server.server_close()

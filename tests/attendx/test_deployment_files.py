@@ -25,15 +25,26 @@ def test_compose_file_follows_the_compose_specification():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_runs_the_four_services_with_health_checks():
+def test_compose_runs_the_services_with_health_checks():
     services = load("docker-compose.yml")["services"]
-    ports = {name: service["ports"][0].split(":")[0] for name, service in services.items()}
+    ports = {name: service["ports"][0].split(":")[0] for name, service in services.items() if "ports" in service}
     assert ports == {"app": "10000", "redis": "6379", "mongo": "27017", "go2rtc": "1984"}
     assert all("healthcheck" in service for service in services.values())
     app = services["app"]
     assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert "mongo:27017" in app["environment"]["MONGODB_URI"]
     assert set(app["depends_on"]) == {"redis", "mongo"}
+
+
+def test_compose_runs_a_worker_and_one_beat_on_the_app_image_environment_and_media():
+    services = load("docker-compose.yml")["services"]
+    app, worker, beat = services["app"], services["worker"], services["beat"]
+    assert worker["command"][:4] == ["celery", "-A", "attendx", "worker"] and "celery,frames" in worker["command"]
+    assert beat["command"][:4] == ["celery", "-A", "attendx", "beat"]
+    for service in (worker, beat):
+        assert service["image"] == app["image"] and service["environment"] == app["environment"]
+        assert service["volumes"] == app["volumes"] == ["app-data:/app/var"]  # MEDIA_ROOT is under var/
+        assert service["depends_on"]["app"]["condition"] == "service_healthy"  # migrations have run
 
 
 def test_the_render_blueprint_takes_redis_url_from_the_redis_service():

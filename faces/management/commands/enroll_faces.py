@@ -4,16 +4,22 @@ Folders whose names start with "_" are skipped. A member is created for each ide
 account yet (username = folder name, no usable password). Each photo is enrolled or refused with its
 reason; running the command again skips photos already enrolled. Exits non-zero only when nothing
 could be enrolled.
+
+--queue hands the photos to a Celery worker instead (faces.jobs, in jobs of FACES_BULK_MAX_PHOTOS) and
+follows its progress; --no-wait returns once they are queued (the staff page "Face jobs" shows them).
 """
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.models import Role, User
+from attendx.queue import QueueUnavailable
 from faces.exceptions import DuplicatePhoto, RecognitionUnavailable
-from faces.models import Source
+from faces.jobs import PhotoFor, follow_job, start_enrollment_job
+from faces.models import JobState, Source
 from faces.services import Photo, PhotosRefused, face_enroll
 
 
@@ -42,13 +48,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path)
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--queue", action="store_true", help="enroll on a Celery worker (faces.jobs)")
+        parser.add_argument("--no-wait", action="store_true", help="with --queue: return once queued")
 
-    def handle(self, *args, directory: Path, no_progress: bool, **options):
+    def handle(self, *args, directory: Path, no_progress: bool, queue: bool, no_wait: bool, **options):
         if not directory.is_dir():
             raise CommandError(f"{directory} is not a directory.")
         work = [(folder.name, path) for folder in identity_folders(directory) for path in photo_files(folder)]
         if not work:
             raise CommandError(f"No photos found in {directory}/<identity>/.")
+        if queue:
+            return self._queue(work, no_progress=no_progress, no_wait=no_wait)
         counts = {"enrolled": 0, "already enrolled": 0, "refused": 0}
         people = set()
         with tqdm(total=len(work), unit="photo", disable=no_progress, file=self.stderr._out) as bar:
@@ -66,6 +76,39 @@ class Command(BaseCommand):
         if not counts["enrolled"] and not counts["already enrolled"]:
             raise CommandError(f"Nothing could be enrolled: {summary}")
         self.stdout.write(self.style.SUCCESS(summary))
+
+    def _queue(self, work: list[tuple[str, Path]], *, no_progress: bool, no_wait: bool) -> None:
+        size, jobs = settings.FACES["BULK_MAX_PHOTOS"], []
+        for start in range(0, len(work), size):
+            photos = [
+                PhotoFor(
+                    member_for(identity), Photo(data=path.read_bytes(), filename=path.name), f"{identity}/{path.name}"
+                )
+                for identity, path in work[start : start + size]
+            ]
+            try:
+                jobs.append(start_enrollment_job(photos=photos))
+            except QueueUnavailable as error:
+                queued = f" ({sum(job.total for job in jobs)} photos were queued before it)" if jobs else ""
+                raise CommandError(f"{error}{queued}") from error
+        self.stdout.write(f"Queued {len(work)} photo(s) in job(s) {', '.join(str(job.pk) for job in jobs)}.")
+        if no_wait:
+            return
+        failed = False
+        with tqdm(total=len(work), unit="photo", disable=no_progress, file=self.stderr._out) as bar:
+            for job in jobs:
+                done = bar.n
+
+                def progress(current, done=done):
+                    bar.update(done + current.position - bar.n)
+
+                finished = follow_job(str(job.pk), progress=progress)
+                for label, outcome in finished.outcomes:
+                    bar.write(f"{label}: {outcome}", file=self.stdout._out)
+                self.stdout.write(finished.summary)
+                failed |= finished.state == JobState.FAILED
+        if failed:
+            raise CommandError("A job failed; see the worker's log.")
 
     def _enroll_one(self, person: User, path: Path) -> str:
         try:

@@ -1,0 +1,32 @@
+"""Publishing work to the Celery broker, with one failure the callers know: ``QueueUnavailable``.
+
+The broker is Redis (database 1 by default). When it cannot be reached a publish gives up after a
+couple of quick tries instead of blocking the request; the caller undoes what it prepared and tells
+staff to try again. Nothing already queued is touched.
+"""
+
+import logging
+
+from kombu.exceptions import OperationalError
+
+from attendx import unavailable
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "The task queue"
+# Two quick retries ride over a blip; a refused connection fails in milliseconds each time.
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+class QueueUnavailable(RuntimeError):
+    message = "The task queue is unavailable right now: nothing was queued. Please try again in a minute."
+
+
+def enqueue(task, *args, **kwargs) -> None:
+    """Publish ``task(*args, **kwargs)``; raise QueueUnavailable when the broker cannot take it."""
+    try:
+        task.apply_async(args=args, kwargs=kwargs, retry=True, retry_policy=RETRY_POLICY)
+    except OperationalError as error:
+        unavailable.note_unavailable(QUEUE, str(error))
+        raise QueueUnavailable(QueueUnavailable.message) from error
+    unavailable.note_available(QUEUE)
