@@ -27,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from accounts.models import Role
 from attendance import frames
 from attendance.models import Camera, Method, Record, Session
-from attendance.outcomes import Result
+from attendance.outcomes import CheckIn, Result
 from attendance.services import NoSessionRunning, check_in_by_face
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
@@ -57,6 +57,20 @@ def camera_device(camera: Camera):
     if camera.pk is not None:
         camera.save(update_fields=["device"])
     return device
+
+
+def check_in_camera_frame(camera: Camera, device, image, *, moment) -> CheckIn:
+    """Check in the faces of one frame of ``camera`` for the sessions at its location, seen at ``moment``;
+    the marks and reviews are logged. In-process (CameraWorker) and on a worker (attendance.frames)."""
+    check_in = check_in_by_face(
+        frames=[image], device=device, location=camera.location, method=Method.CAMERA, moment=moment
+    )
+    for record in check_in.marked:
+        when = time_format(timezone.localtime(record.marked_at), "H:i")
+        logger.info("camera %s marked %s %s at %s", camera, record.person, record.status, when)
+    if any(face.result is Result.REVIEW for face in check_in.faces):
+        logger.info("camera %s: a face waits for review by staff", camera)
+    return check_in
 
 
 class Outcome(StrEnum):
@@ -150,20 +164,9 @@ class CameraWorker:
     def _take(self, frame: bytes, *, digest: str, moment) -> Poll:
         image = decode_upload(frame, frame=True)
         try:
-            check_in = check_in_by_face(
-                frames=[image],
-                device=self.device,
-                location=self.camera.location,
-                method=Method.CAMERA,
-                moment=moment,
-            )
+            check_in = check_in_camera_frame(self.camera, self.device, image, moment=moment)
         except NoSessionRunning:
             return Poll(Outcome.IDLE)  # the session closed between the two queries
-        for record in check_in.marked:
-            when = time_format(timezone.localtime(record.marked_at), "H:i")
-            logger.info("camera %s marked %s %s at %s", self.camera, record.person, record.status, when)
-        if any(face.result is Result.REVIEW for face in check_in.faces):
-            logger.info("camera %s: a face waits for review by staff", self.camera)
         return Poll(Outcome.CHECKED, marked=check_in.marked)
 
     def _fetch(self) -> bytes:

@@ -16,12 +16,9 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import caches
 from django.db import DatabaseError
-from django.utils import timezone
-from django.utils.formats import time_format
 
-from attendance.models import Camera, Method
-from attendance.outcomes import Result
-from attendance.services import NoSessionRunning, check_in_by_face
+from attendance.models import Camera
+from attendance.services import NoSessionRunning
 from attendx.cache import RedisClient, guarded
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
@@ -109,15 +106,11 @@ def recognise_frame(*, camera: str, captured_at: float, digest: str, frame: str)
     if image_digest(data) != digest:
         logger.warning("camera %s: a frame's bytes are not base64 or do not match its digest", found)
         return _count(FrameOutcome.REJECTED)
+    from attendance.cameras import check_in_camera_frame  # cameras enqueues through this module
+
     try:
         image = decode_upload(data, frame=True)
-        check_in = check_in_by_face(
-            frames=[image],
-            device=found.device,
-            location=found.location,
-            method=Method.CAMERA,
-            moment=datetime.fromtimestamp(captured_at, tz=UTC),
-        )
+        check_in_camera_frame(found, found.device, image, moment=datetime.fromtimestamp(captured_at, tz=UTC))
     except ImageRejected as error:
         logger.warning("camera %s: %s", found, error.message)
         return _count(FrameOutcome.REJECTED)
@@ -128,9 +121,4 @@ def recognise_frame(*, camera: str, captured_at: float, digest: str, frame: str)
         return _count(FrameOutcome.ERROR)
     # Marked after the work, not before: a worker killed mid-frame leaves it to be handled again.
     handled.set(_handled_key(camera, digest), 1, expire=max(60, int(10 * max_age())))
-    for record in check_in.marked:
-        when = time_format(timezone.localtime(record.marked_at), "H:i")
-        logger.info("camera %s marked %s %s at %s", found, record.person, record.status, when)
-    if any(face.result is Result.REVIEW for face in check_in.faces):
-        logger.info("camera %s: a face waits for review by staff", found)
     return _count(FrameOutcome.CHECKED)
