@@ -143,12 +143,13 @@ class _LocalFrames:
         self._lock = threading.Lock()
         self._devices: OrderedDict[str, deque] = OrderedDict()
 
-    def push(self, device: str, entry: dict, keep: int) -> list[dict]:
+    def push(self, device: str, entries: Sequence[dict], keep: int) -> list[dict]:
+        """Add ``entries`` (oldest first) to the device's frames; return them all, newest first."""
         with self._lock:
             frames = self._devices.pop(device, None) or deque(maxlen=keep)
             if frames.maxlen != keep:
                 frames = deque(frames, maxlen=keep)
-            frames.appendleft(entry)
+            frames.extendleft(entries)
             self._devices[device] = frames
             while len(self._devices) > LOCAL_DEVICES:
                 self._devices.popitem(last=False)
@@ -166,13 +167,13 @@ def _key(device: str) -> str:
     return f"agree:{device}"
 
 
-def _push_to_redis(device: str, entry: dict, rule: Rule) -> list[dict] | None:
+def _push_to_redis(device: str, entries: Sequence[dict], rule: Rule) -> list[dict] | None:
     cache = caches["default"]
 
     def operation():
         key = cache.make_key(_key(device))
         pipe = cache.client.get_client(write=True).pipeline(transaction=True)
-        pipe.lpush(key, json.dumps(entry))
+        pipe.lpush(key, *[json.dumps(entry) for entry in entries])
         pipe.ltrim(key, 0, rule.keep - 1)
         pipe.lrange(key, 0, -1)
         pipe.expire(key, max(1, int(rule.track_seconds + 1)))
@@ -181,18 +182,25 @@ def _push_to_redis(device: str, entry: dict, rule: Rule) -> list[dict] | None:
     return guarded("default", operation)
 
 
-def observe(device: str, *, frame: str, at: float, faces: Sequence[Face], rule: Rule) -> dict[str, Observation]:
-    """Add a frame of ``device`` with its ``faces``; for each person accepted in it, the recent frames that
-    agree (this one included: marked at ``rule.frames``) and their face's track for liveness."""
-    accepted = {face.person: face.distance for face in faces if face.person is not None}
-    entry = {"frame": frame, "at": at, "people": accepted, "faces": [face.to_entry() for face in faces]}
-    local = _local.push(device, entry, rule.keep)
-    entries = _push_to_redis(device, entry, rule)
+def observe(
+    device: str, *, frames: Sequence[tuple[str, Sequence[Face]]], at: float, rule: Rule
+) -> dict[str, Observation]:
+    """Add ``frames`` of ``device`` (oldest first: each its digest and faces) in one step; for each person
+    accepted in the last of them, the recent frames that agree (the new ones included: marked at
+    ``rule.frames``) and their face's track for liveness."""
+    if not frames:
+        raise ValueError("Nothing to observe: no frames.")
+    new = []
+    for frame, faces in frames:
+        accepted = {face.person: face.distance for face in faces if face.person is not None}
+        new.append({"frame": frame, "at": at, "people": accepted, "faces": [face.to_entry() for face in faces]})
+    local = _local.push(device, new, rule.keep)
+    entries = _push_to_redis(device, new, rule)
     if entries is None:
         entries = local
     return {
         person: Observation(_agreeing(entries, person, now=at, rule=rule), _track(entries, person, now=at, rule=rule))
-        for person in accepted
+        for person in new[-1]["people"]
     }
 
 

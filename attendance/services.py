@@ -160,11 +160,15 @@ def check_in_by_face(
     rule = agreement.Rule.from_settings()
     mode = presence.mode_for(device, method)
     device_key, at = str(device.pk), moment.timestamp()
+    seen = []
     for image in frames:
         # IP cameras see people from afar: their frames are searched for smaller faces.
         identifications = face_identify(image=image, among=among, small_faces=method == Method.CAMERA)
-        faces = [_remembered(found, image, landmarks=mode != Liveness.OFF) for found in identifications]
-        observations = agreement.observe(device_key, frame=image.digest, at=at, faces=faces, rule=rule)
+        seen.append(
+            (image.digest, [_remembered(found, image, landmarks=mode != Liveness.OFF) for found in identifications])
+        )
+    # The outcome is the last frame's: ``image`` and ``identifications`` are its own from here on.
+    observations = agreement.observe(device_key, frames=seen, at=at, rule=rule)
     if method == Method.UPLOAD:
         agreed = set(observations)  # a staff member's photo: one is enough, and it is flagged as such
     else:

@@ -160,7 +160,7 @@ def test_the_local_frames_are_safe_across_threads():
         try:
             for i in range(2000):
                 device = f"d{(worker * 7 + i) % 1500}"
-                frames = local.push(device, {"frame": f"{worker}-{i}", "at": 0, "people": {}, "device": device}, 3)
+                frames = local.push(device, [{"frame": f"{worker}-{i}", "at": 0, "people": {}, "device": device}], 3)
                 assert frames[0]["frame"] == f"{worker}-{i}" and len(frames) <= 3
                 assert all(entry["device"] == device for entry in frames)
         except Exception as error:  # noqa: BLE001 - reported below
