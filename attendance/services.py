@@ -172,13 +172,14 @@ def check_in_by_face(
     if method == Method.UPLOAD:
         agreed = set(observations)  # a staff member's photo: one is enough, and it is flagged as such
     else:
-        agreed = {person for person, seen in observations.items() if len(seen.agreeing) >= rule.frames}
-    targets = {person: _session_for(rosters, person, open_sessions) for person in agreed}
+        agreed = {person for person, observed in observations.items() if len(observed.agreeing) >= rule.frames}
+    # One read for every person accepted in the last frame: marked already needs no agreement or liveness.
+    targets = {person: _session_for(rosters, person, open_sessions) for person in observations}
     marked_before = {
         (str(record.session_id), str(record.person_id)): record
-        for record in Record.objects.filter(session__in=sessions, person__in=list(agreed))
+        for record in Record.objects.filter(session__in=sessions, person__in=list(observations))
     }
-    already = {p: marked_before.get((str(targets[p].pk), p)) for p in agreed if targets[p] is not None}
+    already = {p: marked_before.get((str(target.pk), p)) for p, target in targets.items() if target is not None}
     presences = {
         person: presence.decide(device_key, person, observations[person].track, mode=mode, at=at)
         for person in agreed
@@ -208,13 +209,10 @@ def check_in_by_face(
             "agreeing": tuple(observations[person].agreeing),
             "needed": rule.frames,
         }
-        if person not in agreed:
-            existing = Record.objects.filter(session=target, person=found.person).first()
-            if existing is None:
-                return FaceOutcome(result=Result.AGREEING, **outcome)
-            return FaceOutcome(result=Result.ALREADY, record=existing, **outcome)
-        if person not in presences:
+        if already.get(person) is not None:
             return FaceOutcome(result=Result.ALREADY, record=already[person], **outcome)
+        if person not in agreed:
+            return FaceOutcome(result=Result.AGREEING, **outcome)
         live = presences[person]
         if not live.marks:
             if live.record:
