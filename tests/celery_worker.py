@@ -132,3 +132,12 @@ def wait_for(condition, *, timeout: float = 30, every: float = 0.1, what: str = 
             return value
         time.sleep(every)
     raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def stopped_at_once(process: subprocess.Popen, *, within: float = 2.0) -> tuple[str, str]:
+    """SIGTERM ``process`` and return its (stdout, stderr); it must have ended within ``within`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    out, err = process.communicate(timeout=10)
+    assert time.monotonic() - sent < within, f"still running {within} s after SIGTERM"
+    return out, err

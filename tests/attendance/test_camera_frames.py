@@ -21,7 +21,7 @@ from attendance.cameras import CameraPoller, Outcome
 from attendance.frames import enqueue_frame, frame_counts, frames_waiting, recognise_frame
 from attendance.models import Camera, Record
 from faces.images import image_digest
-from tests.celery_worker import running_worker, worker_env
+from tests.celery_worker import running_worker, stopped_at_once, worker_env
 from tests.conftest import free_port
 from tests.faces import variants
 
@@ -77,10 +77,7 @@ def test_frames_of_an_enrolled_person_go_through_poller_queue_and_worker_and_mar
         try:
             wait_for(Record.objects.exists)
             wait_for(lambda: go2rtc.requests.count("entrance") >= 5)  # three more polls of the same frame
-            poller.send_signal(signal.SIGTERM)
-            sent = time.monotonic()
-            out, logs = poller.communicate(timeout=10)
-            assert time.monotonic() - sent < 2
+            out, logs = stopped_at_once(poller)
         finally:
             if poller.poll() is None:
                 poller.kill()

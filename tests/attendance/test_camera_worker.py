@@ -5,8 +5,6 @@ No go2rtc binary can be installed here: tests/attendance/go2rtc.py answers go2rt
 """
 
 import logging
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +25,7 @@ from attendance.models import Camera, Group, Record
 from faces.images import image_digest
 from tests.attendance.conftest import make_session
 from tests.attendance.go2rtc import Stall
+from tests.celery_worker import stopped_at_once, worker_env
 from tests.conftest import free_port
 from tests.faces import variants
 
@@ -224,18 +223,7 @@ def test_the_worker_process_marks_then_stops_cleanly_on_sigterm(camera, go2rtc, 
     go2rtc.play("entrance", *variants.burst(shared_photos["angelina_jolie/05.jpg"].data))
     # This process sees the first frame; the worker's first snapshot agrees with it through Redis.
     assert CameraWorker(camera).poll_once().marked == []
-    # The worker process must use this test's database: the SQLite file, or the MongoDB test database.
-    database = "MONGODB_NAME" if connection.vendor == "mongodb" else "SQLITE_PATH"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "attendx.settings.test",
-        database: str(connection.settings_dict["NAME"]),
-        "REDIS_URL": settings.REDIS_URL,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
-        "LOG_LEVEL": "INFO",
-        "ATTENDANCE_LIVENESS": settings.ATTENDANCE["LIVENESS"],  # off: still photos are never live
-    }
+    env = worker_env()  # this test's database (the SQLite file or the MongoDB test database), Redis, media
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "camera_worker", "--camera", "entrance", "--interval", "60"],
         cwd=settings.BASE_DIR,
@@ -249,11 +237,7 @@ def test_the_worker_process_marks_then_stops_cleanly_on_sigterm(camera, go2rtc, 
         while not Record.objects.exists() and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert Record.objects.filter(method="camera").count() == 1
-        # Now inside its 60-second wait: SIGTERM must end it at once.
-        worker.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        _, logs = worker.communicate(timeout=10)
-        assert time.monotonic() - sent < 2
+        _, logs = stopped_at_once(worker)  # now inside its 60-second wait: SIGTERM must end it at once
     finally:
         if worker.poll() is None:
             worker.kill()
