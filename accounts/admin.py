@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 
 from accounts.forms import AdminLoginForm, UserAdminChangeForm, UserAdminCreationForm
-from accounts.models import User
+from accounts.models import Device, DeviceToken, User
 from attendx.admin import BoundedSearchMixin
 from attendx.forms import ModelKeysField
 
@@ -40,3 +40,27 @@ class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "email", "first_name", "last_name", "role")}),
         (None, {"classes": ("wide",), "fields": ("usable_password", "password1", "password2")}),
     )
+
+
+class DeviceTokenInline(admin.TabularInline):
+    model = DeviceToken
+    fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # a token is issued on the staff device page or by issue_device_token: shown once
+
+
+@admin.register(Device)
+class DeviceAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    list_display = ("name", "kind", "location", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "location")
+    readonly_fields = ("account", "created_by", "created_at")
+    formfield_overrides = {models.ManyToManyField: {"form_class": ModelKeysField}}
+    inlines = [DeviceTokenInline]
+
+    def has_add_permission(self, request):
+        return False  # registered on the staff Devices page, which creates its account

@@ -1,7 +1,44 @@
-"""Kiosk accounts are devices: they may reach the check-in pages and nothing else."""
+"""Devices at the door: `Authorization: Bearer` requests are a registered device's (accounts.devices),
+and kiosk accounts may reach the check-in pages and nothing else."""
 
 from django.conf import settings
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, JsonResponse
+
+from accounts.devices import authenticate_token
+
+BAD_TOKEN = "Send a valid device token: `Authorization: Bearer atx_...`. It may have been revoked."  # noqa: S105 - a message
+
+
+def bad_token_response() -> JsonResponse:
+    response = JsonResponse({"error": "bad_token", "detail": BAD_TOKEN}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="attendx"'
+    return response
+
+
+class DeviceTokenMiddleware:
+    """A bearer token signs the request in as its device's kiosk account, without CSRF (nothing in a
+    browser sends it by itself); a wrong, revoked or malformed one is answered 401 here.
+
+    Sets ``request.device`` and ``request.device_token`` (None for every other request). Other schemes
+    (Basic, ...) are left alone.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.device = request.device_token = None
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return self.get_response(request)
+        token = authenticate_token(secret.strip())
+        if token is None:
+            return bad_token_response()
+        request.user = token.device.account
+        request.device, request.device_token = token.device, token
+        # CsrfViewMiddleware honours this flag; a cookie-signed-in request never gets here.
+        request._dont_enforce_csrf_checks = True
+        return self.get_response(request)
 
 
 class KioskRestrictionMiddleware:
@@ -17,4 +54,6 @@ class KioskRestrictionMiddleware:
             return None
         if request.resolver_match.view_name in settings.KIOSK_ALLOWED_URL_NAMES:
             return None
+        if request.path.startswith("/api/"):
+            return JsonResponse({"error": "forbidden", "detail": "Devices can only submit check-ins."}, status=403)
         return HttpResponseForbidden("Kiosk accounts can only submit check-ins.")

@@ -1,8 +1,10 @@
-"""People and devices: one user model with the roles a school or a company needs."""
+"""People and devices: one user model with the roles a school or a company needs, and the kiosks and
+cameras staff register, each with its own credentials (accounts.devices)."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Q
 
 
 class Role(models.TextChoices):
@@ -95,3 +97,97 @@ class SessionCacheEpoch(models.Model):
 
     def __str__(self):
         return f"{self.name} epoch {self.value}"
+
+
+class DeviceKind(models.TextChoices):
+    KIOSK = "kiosk", "Kiosk (a browser with a webcam)"
+    CAMERA = "camera", "IP camera"
+
+
+class Device(models.Model):
+    """A kiosk or a camera registered by staff. It checks in under its own kiosk account, with a token
+    (DeviceToken) rather than a password, and only to the sessions it serves."""
+
+    name = models.CharField(max_length=80, unique=True)
+    kind = models.CharField(max_length=16, choices=DeviceKind.choices, default=DeviceKind.KIOSK)
+    location = models.CharField(max_length=120, blank=True, help_text="where it stands, e.g. Main entrance")
+    groups = models.ManyToManyField(
+        "attendance.Group", blank=True, related_name="devices", help_text="it serves these groups' sessions"
+    )
+    sessions = models.ManyToManyField(
+        "attendance.Session", blank=True, related_name="devices", help_text="and these sessions"
+    )
+    account = models.OneToOneField(User, on_delete=models.PROTECT, related_name="device", editable=False)
+    exit_pin = models.CharField(max_length=128, blank=True, editable=False, help_text="hashed; blank: none set")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def serves(self, sessions: models.QuerySet) -> models.QuerySet:
+        """``sessions`` narrowed to this device's: its sessions and its groups' sessions, or all of them
+        when it has neither; a camera with a location, only those at exactly that location (as the
+        cameras of attendance.cameras)."""
+        if self.kind == DeviceKind.CAMERA and self.location:
+            sessions = sessions.filter(location=self.location)
+        groups = [group.pk for group in self.groups.all()]
+        chosen = [session.pk for session in self.sessions.all()]
+        if not groups and not chosen:
+            return sessions
+        return sessions.filter(Q(group__in=groups) | Q(pk__in=chosen))
+
+    def serves_session(self, session) -> bool:
+        return self.serves(type(session).objects.filter(pk=session.pk)).exists()
+
+
+class DeviceTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class DeviceToken(models.Model):
+    """A device's bearer credential. Only its SHA-256 is stored: the token is shown once, when issued."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(max_length=16, help_text="the token's public part, to tell tokens apart")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeviceTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.device} token {self.prefix}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class PairingCode(models.Model):
+    """A short one-time code that pairs a kiosk browser with its device; stored as its SHA-256."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="pairing_codes")
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"pairing code for {self.device}"

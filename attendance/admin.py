@@ -1,8 +1,21 @@
+from django import forms
 from django.contrib import admin
 from django.db import models
 
 from attendance.cameras import camera_device
-from attendance.models import Camera, CheckInRequest, Group, PendingCheckIn, Record, RecordChange, Session
+from attendance.forms import WebURLField
+from attendance.models import (
+    Camera,
+    CheckInRequest,
+    Group,
+    PendingCheckIn,
+    Record,
+    RecordChange,
+    Session,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from attendx.admin import BoundedSearchMixin
 from attendx.forms import ModelKeysField
 
@@ -87,3 +100,40 @@ class CameraAdmin(BoundedSearchMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         camera_device(obj)
+
+
+class WebhookEndpointAdminForm(forms.ModelForm):
+    url = WebURLField(label="URL", max_length=500)
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    form = WebhookEndpointAdminForm
+    list_display = ("url", "events", "is_active", "created_by", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "description")
+    readonly_fields = ("secret", "created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    list_display = ("created_at", "event", "endpoint", "state", "attempts", "last_status_code", "delivered_at")
+    list_filter = ("state", "event")
+    search_fields = ("endpoint__url",)
+    raw_id_fields = ("endpoint",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

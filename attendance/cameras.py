@@ -9,8 +9,10 @@ and ``manage.py camera_poller`` runs one per camera, each in its own thread of o
 import http.client
 import io
 import logging
+import signal
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from django.utils.formats import time_format
 from kombu.exceptions import OperationalError
@@ -39,6 +41,51 @@ logger = logging.getLogger(__name__)
 FETCH_ERRORS = (OSError, http.client.HTTPException)
 # OperationalError: the broker (Redis) cannot be reached to enqueue a frame.
 POLL_ERRORS = (*FETCH_ERRORS, ImageRejected, RecognitionUnavailable, DatabaseError, OperationalError)
+
+
+def run_until_signalled(loops: dict[str, Callable[[threading.Event], object]]) -> dict[str, object]:
+    """Run each loop (given the shared stop event) in a thread named by its key until all return or
+    SIGTERM/SIGINT sets the event; what each returned, or the exception it raised, by name.
+
+    The main thread only joins: a signal handler that set the event while the same thread waited on it
+    could deadlock. For the camera commands (camera_worker, camera_poller, camera_client).
+    """
+    stop = threading.Event()
+    results: dict[str, object] = {}
+
+    def run(name, loop):
+        try:
+            results[name] = loop(stop)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            results[name] = error
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def request_stop(signum, frame):
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    threads = [threading.Thread(target=run, args=item, name=item[0]) for item in loops.items()]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return results
+
+
+def backoff_delay(interval: float, errors: int) -> float:
+    """Seconds until the next poll: the interval, doubled for every consecutive error, capped."""
+    if not errors:
+        return interval
+    cap = max(settings.ATTENDANCE["CAMERA_MAX_BACKOFF_SECONDS"], interval)
+    return min(interval * 2 ** min(errors, 32), cap)
 
 
 def camera_device(camera: Camera):
@@ -103,11 +150,7 @@ class CameraWorker:
 
     @property
     def delay(self) -> float:
-        """Seconds until the next poll: the interval, doubled for every consecutive error, capped."""
-        if not self.errors:
-            return self.interval
-        cap = max(settings.ATTENDANCE["CAMERA_MAX_BACKOFF_SECONDS"], self.interval)
-        return min(self.interval * 2 ** min(self.errors, 32), cap)
+        return backoff_delay(self.interval, self.errors)
 
     def poll_once(self) -> Poll:
         """One snapshot, recognised unless nothing changed; errors are counted and reported, never raised."""

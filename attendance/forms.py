@@ -2,9 +2,10 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import URLValidator
 from django.utils import timezone
 
-from attendance.models import Group, Session, Status
+from attendance.models import Group, Session, Status, WebhookEvent
 from attendx.forms import DayField, ModelKeyField
 
 
@@ -56,3 +57,24 @@ class ChartRangeForm(DayRangeForm):
         if "start" in cleaned and cleaned["start"] is None and cleaned.get("end"):
             cleaned["start"] = cleaned["end"] - timedelta(days=self.DEFAULT_DAYS - 1)
         return super().clean()
+
+
+class WebURLField(forms.URLField):
+    """An http or https URL only: never ftp:, javascript: or file:."""
+
+    default_validators = [URLValidator(schemes=["http", "https"])]
+
+    def __init__(self, **kwargs):
+        super().__init__(assume_scheme="https", **kwargs)
+
+
+class WebhookEndpointForm(forms.Form):
+    url = WebURLField(label="URL", max_length=500)
+    description = forms.CharField(required=False, max_length=200)
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple, initial=WebhookEvent.values
+    )
+
+
+class WebhookActiveForm(forms.Form):
+    active = forms.TypedChoiceField(choices=[("1", "Active"), ("0", "Paused")], coerce=lambda value: value == "1")

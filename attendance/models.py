@@ -4,6 +4,8 @@ decision; IP cameras.
 One record per person per session is a database constraint, never a "check, then insert".
 """
 
+import secrets
+import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -334,3 +336,76 @@ class Camera(models.Model):
     @property
     def interval(self) -> float:
         return self.interval_seconds or settings.ATTENDANCE["CAMERA_INTERVAL_SECONDS"]
+
+
+class WebhookEvent(models.TextChoices):
+    RECORD_CREATED = "record.created", "record.created: a person was marked"
+    RECORD_CHANGED = "record.changed", "record.changed: a mark was changed"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_event_id():
+    return uuid.uuid4()
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives attendance events, signed with its own secret (docs/webhooks.md)."""
+
+    url = models.URLField("URL", max_length=500, validators=[URLValidator(schemes=["http", "https"])])
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
+    # A JSON list of WebhookEvent values: the same on SQLite and MongoDB (no ArrayField there).
+    events = models.JSONField(default=list, help_text="the events it receives, e.g. ['record.created']")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self):
+        return self.url
+
+    def clean(self):
+        super().clean()
+        if not isinstance(self.events, list) or not set(self.events) <= set(WebhookEvent.values):
+            raise ValidationError({"events": f"Choose among {', '.join(WebhookEvent.values)}."})
+
+    def receives(self, event: str) -> bool:
+        return event in (self.events or [])
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its payload as first built, and how its attempts went."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    event_id = models.UUIDField(unique=True, default=new_event_id, editable=False)
+    payload = models.JSONField()
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="attendance_webhook_due")]
+
+    def __str__(self):
+        return f"{self.event} to {self.endpoint} ({self.state})"

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from accounts.devices import serving_device
 from accounts.models import Liveness
 from attendance import agreement, presence
 from attendance.evidence import face_crop
@@ -48,6 +49,10 @@ UPLOAD_LIVENESS = "not checked: a staff member's photo upload"
 
 class NoSessionRunning(LookupError):
     message = "No session is open for check-in right now."
+
+
+class SessionNotServed(PermissionError):
+    message = "This device does not serve that session: staff choose its groups and sessions on its page."
 
 
 def _session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
@@ -137,7 +142,8 @@ def check_in_by_face(
     whom enough frames agree (attendance.agreement), once per session, with the evidence.
 
     The outcome is the faces of the last frame. Without ``session``, every session running now is a
-    candidate, or only those at ``location``. A face sent to review keeps the frame as decoded,
+    candidate, or only those at ``location``; a registered device only ever checks in to the sessions
+    it serves (raises SessionNotServed for another). A face sent to review keeps the frame as decoded,
     re-encoded as JPEG (never the uploaded bytes); an open review of the same person is not repeated.
     """
     if not frames:
@@ -146,10 +152,14 @@ def check_in_by_face(
     if idempotency_key and (replayed := _replay(device, idempotency_key)):
         return replayed
 
+    served_by = serving_device(device)
     if session is not None:
+        if served_by is not None and not served_by.serves_session(session):
+            raise SessionNotServed()
         sessions = [session]
     else:
         running = Session.objects.running_at(moment).select_related("group")
+        running = running if served_by is None else served_by.serves(running)
         sessions = list(running if location is None else running.filter(location=location))
     if not sessions:
         raise NoSessionRunning()

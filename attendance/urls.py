@@ -1,6 +1,6 @@
 from django.urls import path
 
-from attendance import views
+from attendance import views, webhook_views
 
 app_name = "attendance"
 
@@ -23,4 +23,13 @@ urlpatterns = [
     path("review/not-live/<key:attempt_id>/face.jpg", views.not_live_face, name="not-live-face"),
     path("review/<key:pending_id>/approve/", views.review_decide, {"decision": "approve"}, name="review-approve"),
     path("review/<key:pending_id>/reject/", views.review_decide, {"decision": "reject"}, name="review-reject"),
+]
+
+# Webhooks (docs/webhooks.md); their views have a module of their own.
+
+urlpatterns += [
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/<key:endpoint_id>/", webhook_views.webhook_detail, name="webhook"),
+    path("webhooks/<key:endpoint_id>/rotate-secret/", webhook_views.webhook_rotate_secret, name="webhook-rotate"),
+    path("webhooks/<key:endpoint_id>/active/", webhook_views.webhook_set_active, name="webhook-active"),
 ]

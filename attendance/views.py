@@ -16,6 +16,7 @@ from django.utils.formats import time_format
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import check_in_devices_required, staff_required
+from accounts.models import DeviceKind
 from attendance import selectors
 from attendance.evidence import face_crop
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
@@ -23,6 +24,7 @@ from attendance.models import Evidence, Group, Method, NotLiveAttempt, PendingCh
 from attendance.outcomes import Replayed, api_answer
 from attendance.services import (
     NoSessionRunning,
+    SessionNotServed,
     approve_pending,
     check_in_by_face,
     mark_manually,
@@ -57,6 +59,12 @@ class CheckInRefused(Exception):
         self.status, self.code, self.detail, self.retry_after = status, code, detail, retry_after
 
 
+def device_method(request) -> str:
+    """How the device of a check-in request sees faces: a registered camera from afar, else a kiosk."""
+    device = getattr(request, "device", None)
+    return Method.CAMERA if device is not None and device.kind == DeviceKind.CAMERA else Method.FACE
+
+
 def _check_in(request, method: str = Method.FACE):
     """Validate a check-in request and run it; raise CheckInRefused with the status to answer."""
     form = CheckInForm(request.POST, request.FILES)
@@ -89,6 +97,8 @@ def _check_in(request, method: str = Method.FACE):
         raise CheckInRefused(error.status, error.code, error.message) from error
     except NoSessionRunning as error:
         raise CheckInRefused(409, "no_session", error.message) from error
+    except SessionNotServed as error:
+        raise CheckInRefused(403, "session_not_served", error.message) from error
     except RecognitionUnavailable as error:
         answered_unavailable(request, unavailable.RECOGNITION, str(error))
         raise CheckInRefused(
@@ -106,7 +116,7 @@ def api_check_in(request):
     A face marks a person once enough frames agree (docs/api.md); the answer is that of the last frame.
     """
     try:
-        result = _check_in(request)
+        result = _check_in(request, method=device_method(request))
     except CheckInRefused as refused:
         response = JsonResponse({"error": refused.code, "detail": refused.detail}, status=refused.status)
         if refused.retry_after:

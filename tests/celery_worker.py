@@ -134,6 +134,22 @@ def wait_for(condition, *, timeout: float = 30, every: float = 0.1, what: str = 
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
+@contextmanager
+def running_command(*args: str, env: dict[str, str]):
+    """``manage.py *args`` in a process of its own, stdout and stderr captured apart; killed on exit if it
+    still runs (a test that wants it stopped cleanly calls ``stopped_at_once``)."""
+    command = [sys.executable, "manage.py", *args]
+    process = subprocess.Popen(
+        command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def stopped_at_once(process: subprocess.Popen, *, within: float = 2.0) -> tuple[str, str]:
     """SIGTERM ``process`` and return its (stdout, stderr); it must have ended within ``within`` seconds."""
     process.send_signal(signal.SIGTERM)

@@ -27,6 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_ratelimit",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "attendx",
     "accounts",
     "faces",
@@ -42,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: `Authorization: Bearer` requests are a device's (accounts.devices).
+    "accounts.middleware.DeviceTokenMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "accounts.middleware.KioskRestrictionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -113,9 +118,24 @@ KIOSK_ALLOWED_URL_NAMES = [
     "healthz",
     "readyz",
     "attendance:kiosk",
+    "kiosk-locked",
     "api-check-in",
+    "api-v1:check-in",
+    "api-device-me",
+    "api-device-unlock",
 ]
 LOGIN_REDIRECT_URL = "home"
+
+# Registered kiosks and cameras (accounts.devices, docs/devices.md).
+DEVICES = {
+    # A pairing code shown on the staff device page works once, within this many minutes.
+    "PAIRING_CODE_MINUTES": env.int("DEVICES_PAIRING_CODE_MINUTES", default=10),
+    # Attempts to pair per client address, and to leave locked mode (the staff PIN) per device.
+    "PAIR_RATE": env("DEVICES_PAIR_RATE", default="10/m"),
+    "UNLOCK_RATE": env("DEVICES_UNLOCK_RATE", default="5/m"),
+    # A token's "last used" is written at most this often: not one database write per frame.
+    "LAST_USED_EVERY_SECONDS": env.int("DEVICES_LAST_USED_EVERY_SECONDS", default=60),
+}
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Login brute force: counted in the database, so the limit holds when Redis is down. Every spelling of
@@ -234,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
         ("clear-sessions", "accounts.tasks.clear_expired_sessions", _schedule("CLEAR_SESSIONS", "45 3 * * *")),
         ("purge-face-jobs", "faces.tasks.purge_face_jobs", _schedule("PURGE_FACE_JOBS", "0 4 * * *")),
         ("resume-face-jobs", "faces.tasks.resume_face_jobs", _schedule("RESUME_FACE_JOBS", "120")),
+        ("resume-webhooks", "attendance.tasks.resume_webhook_deliveries", _schedule("RESUME_WEBHOOKS", "60")),
     ]
     if schedule is not None
 }
@@ -254,6 +275,43 @@ RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_FAIL_OPEN = False
 # When the rate-limit store is down, clients are told to come back after this many seconds.
 RATELIMIT_UNAVAILABLE_RETRY_AFTER = env.int("RATELIMIT_UNAVAILABLE_RETRY_AFTER", default=30)
+
+# The versioned JSON API at /api/v1/ (attendx/api/, docs/api.md). Throttles count per account (or address)
+# in fixed windows on the ``ratelimit`` cache; with Redis down they let requests through. Check-ins are
+# limited by ATTENDANCE["CHECK_IN_RATE"] instead, as on the legacy URL.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.DeviceTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["attendx.api.permissions.IsStaffRole"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "attendx.api.pagination.PageNumbers",
+    "DEFAULT_THROTTLE_CLASSES": ["attendx.api.throttling.RedisRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api": env("API_RATE", default="600/m"),
+        "export": env("API_EXPORT_RATE", default="30/m"),
+    },
+    "EXCEPTION_HANDLER": "attendx.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "attendx.api.schema.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AttendX API",
+    "DESCRIPTION": "Attendance by face recognition: people, groups, sessions, records, check-ins (docs/api.md).",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RecordStatusEnum": "attendance.models.Status",
+        "LivenessStatusEnum": "attendance.presence.Status",
+    },
+    # Swagger UI and Redoc from our own static files (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # Face recognition; validated at start-up by faces.checks.
 DEEPFACE_HOME = Path(env("DEEPFACE_HOME", default=str(BASE_DIR / "var" / "deepface")))
@@ -389,6 +447,14 @@ ATTENDANCE = {
     # holds this many frames (workers down or too few: nothing piles up).
     "CAMERA_FRAME_MAX_AGE_SECONDS": env.float("ATTENDANCE_CAMERA_FRAME_MAX_AGE_SECONDS", default=4.0),
     "CAMERA_FRAME_BACKLOG": env.int("ATTENDANCE_CAMERA_FRAME_BACKLOG", default=64),
+}
+
+# Webhooks (attendance.webhooks, docs/webhooks.md): one POST may take TIMEOUT_SECONDS; a failed one is
+# tried again after RETRY_BASE_SECONDS, then twice that, and so on, MAX_ATTEMPTS attempts in all.
+WEBHOOKS = {
+    "TIMEOUT_SECONDS": env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0),
+    "RETRY_BASE_SECONDS": env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=10.0),
+    "MAX_ATTEMPTS": env.int("WEBHOOKS_MAX_ATTEMPTS", default=8),
 }
 
 LOGGING = {

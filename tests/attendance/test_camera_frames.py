@@ -21,7 +21,7 @@ from attendance.cameras import CameraPoller, Outcome
 from attendance.frames import enqueue_frame, frame_counts, frames_waiting, recognise_frame
 from attendance.models import Camera, Record
 from faces.images import image_digest
-from tests.celery_worker import running_worker, stopped_at_once, worker_env
+from tests.celery_worker import running_command, running_worker, stopped_at_once, worker_env
 from tests.conftest import free_port
 from tests.faces import variants
 
@@ -66,22 +66,10 @@ def test_frames_of_an_enrolled_person_go_through_poller_queue_and_worker_and_mar
     go2rtc.play("entrance", *frames_of_her)  # the second frame then repeats: unchanged, not enqueued
     env = worker_env(**PATIENT)
     with running_worker(name="frames", queues="frames", env=PATIENT) as worker:
-        poller = subprocess.Popen(
-            [sys.executable, "manage.py", "camera_poller", "--interval", "0.5"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
+        with running_command("camera_poller", "--interval", "0.5", env=env) as poller:
             wait_for(Record.objects.exists)
             wait_for(lambda: go2rtc.requests.count("entrance") >= 5)  # three more polls of the same frame
             out, logs = stopped_at_once(poller)
-        finally:
-            if poller.poll() is None:
-                poller.kill()
-                poller.communicate()
     assert poller.returncode == 0, logs
     assert out.strip() == "polling 1 camera(s): entrance"
     assert "Traceback" not in logs

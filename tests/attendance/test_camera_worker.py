@@ -5,13 +5,10 @@ No go2rtc binary can be installed here: tests/attendance/go2rtc.py answers go2rt
 """
 
 import logging
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
@@ -25,7 +22,7 @@ from attendance.models import Camera, Group, Record
 from faces.images import image_digest
 from tests.attendance.conftest import make_session
 from tests.attendance.go2rtc import Stall
-from tests.celery_worker import stopped_at_once, worker_env
+from tests.celery_worker import running_command, stopped_at_once, wait_for, worker_env
 from tests.conftest import free_port
 from tests.faces import variants
 
@@ -224,24 +221,10 @@ def test_the_worker_process_marks_then_stops_cleanly_on_sigterm(camera, go2rtc, 
     # This process sees the first frame; the worker's first snapshot agrees with it through Redis.
     assert CameraWorker(camera).poll_once().marked == []
     env = worker_env()  # this test's database (the SQLite file or the MongoDB test database), Redis, media
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "camera_worker", "--camera", "entrance", "--interval", "60"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not Record.objects.exists() and worker.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with running_command("camera_worker", "--camera", "entrance", "--interval", "60", env=env) as worker:
+        wait_for(Record.objects.exists, timeout=60, what="a mark")
         assert Record.objects.filter(method="camera").count() == 1
         _, logs = stopped_at_once(worker)  # now inside its 60-second wait: SIGTERM must end it at once
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
     assert worker.returncode == 0, logs
     assert f"camera entrance marked {classroom.people['angelina_jolie']} present at" in logs
     assert "camera entrance stopped" in logs

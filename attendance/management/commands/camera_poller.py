@@ -5,14 +5,10 @@ One process for many cameras, one thread each: ``manage.py camera_poller`` (all 
 host (docs/cameras.md). Restart the poller after adding or deactivating a camera in the admin.
 """
 
-import signal
-import threading
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
-from attendance.cameras import CameraPoller
+from attendance.cameras import CameraPoller, run_until_signalled
 from attendance.models import Camera
 
 
@@ -45,30 +41,9 @@ class Command(BaseCommand):
         self._run(pollers)
 
     def _run(self, pollers: list[CameraPoller]) -> None:
-        # The main thread only joins the threads: a signal handler that set the event while this thread
-        # waited on the same event could deadlock (see camera_worker).
-        stop = threading.Event()
-
-        def loop(poller):
-            try:
-                poller.run(stop)
-            finally:
-                connection.close()
-
-        def request_stop(signum, frame):
-            stop.set()
-
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        threads = [threading.Thread(target=loop, args=(p,), name=f"camera-{p.camera}") for p in pollers]
         self.stdout.write(f"polling {len(pollers)} camera(s): {', '.join(str(p.camera) for p in pollers)}")
-        try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        outcomes = run_until_signalled({f"camera-{poller.camera}": poller.run for poller in pollers})
+        failed = {name: error for name, error in outcomes.items() if isinstance(error, BaseException)}
+        if failed:
+            name, error = next(iter(failed.items()))
+            raise CommandError(f"{name} stopped on an error: {error}") from error

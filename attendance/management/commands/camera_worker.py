@@ -4,14 +4,10 @@ Run one process per camera: ``manage.py camera_worker --camera entrance``. ``--o
 snapshot and exits, for cron and for checking a new camera. Cameras are configured in the admin.
 """
 
-import signal
-import threading
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
-from attendance.cameras import CameraWorker, Outcome
+from attendance.cameras import CameraWorker, Outcome, run_until_signalled
 from attendance.models import Camera
 
 
@@ -51,31 +47,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{poll.outcome}" + (f": marked {marked}" if marked else ""))
 
     def _run(self, worker: CameraWorker) -> None:
-        # The loop runs in a thread and the main thread only waits for it: a signal handler that sets the
-        # event could deadlock if it interrupted the same thread inside Event.wait().
-        stop = threading.Event()
-        failures: list[BaseException] = []
-
-        def loop():
-            try:
-                worker.run(stop)
-            except BaseException as error:  # noqa: BLE001 - reported by the main thread
-                failures.append(error)
-            finally:
-                connection.close()
-
-        def request_stop(signum, frame):
-            stop.set()
-
-        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        thread = threading.Thread(target=loop, name=f"camera-{worker.camera}")
-        try:
-            thread.start()
-            thread.join()
-        finally:
-            stop.set()
-            thread.join()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        if failures:
-            raise CommandError(f"Camera {worker.camera} stopped on an error: {failures[0]}") from failures[0]
+        [outcome] = run_until_signalled({f"camera-{worker.camera}": worker.run}).values()
+        if isinstance(outcome, BaseException):
+            raise CommandError(f"Camera {worker.camera} stopped on an error: {outcome}") from outcome

@@ -3,20 +3,15 @@
 // from two metres. A mark needs frames that agree (docs/api.md): the burst brings them in one request,
 // with or without Redis; while a face is "agreeing", or asked to do a liveness challenge ("Please turn
 // your head to the left"), the prompt shows large and the next burst follows at once.
+//
+// AttendXKiosk.start(options) runs it on any page: the signed-in kiosk page below (session cookie and
+// CSRF header) and the locked kiosk (accounts/locked_kiosk.js: a bearer token, its own error handling).
 (function () {
-  const root = document.getElementById("kiosk");
-  const video = document.getElementById("kiosk-video");
-  const hint = document.getElementById("kiosk-hint");
-  const result = document.getElementById("kiosk-result");
-  const button = document.getElementById("kiosk-capture");
   const INTERVAL_MS = 1500;
   const BURST = 4; // frames per request: enough motion for the liveness judge
   const BURST_GAP_MS = 120; // between the frames of a burst
-  const prompt = document.getElementById("kiosk-prompt");
   const WAITING = ["agreeing", "challenge", "not_live"];
   const SHOW_RESULT_MS = 4000;
-  let busy = false;
-  let pausedUntil = 0;
 
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
@@ -28,16 +23,6 @@
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
 
-  function show(message, tone) {
-    result.textContent = message;
-    result.className = "kiosk-result tone-" + tone;
-  }
-
-  function ask(words) {
-    prompt.textContent = words || "";
-    prompt.hidden = !words;
-  }
-
   function toneFor(status, body) {
     if (status === 201) return "ok";
     const results = (body.faces || []).map(function (face) { return face.result; });
@@ -46,95 +31,168 @@
     return "idle";
   }
 
-  function send(blobs) {
-    const data = new FormData();
-    blobs.forEach(function (blob, i) { data.append("image", blob, "frame-" + i + ".jpg"); });
-    return fetch(root.dataset.api, {
-      method: "POST",
-      body: data,
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": cookie("csrftoken"), "Idempotency-Key": newKey(), Accept: "application/json" },
-    }).then(function (response) {
-      return response.json().then(function (body) { return { status: response.status, body: body, response: response }; });
-    });
-  }
+  // options: api (URL), video, hint, result, button, prompt (elements); and, all optional:
+  // headers() -> extra request headers (default: the CSRF header of the session cookie),
+  // credentials (fetch's, default "same-origin"),
+  // intercept(response) -> true when the caller handled the answer itself (e.g. 401, 5xx),
+  // unreachable(error) -> called when the request failed on the way (default: a message),
+  // noCamera (the hint when there is no camera).
+  // Returns {hold(flag), stop()}: hold pauses sending without closing the camera; stop closes it.
+  function start(options) {
+    const video = options.video;
+    const hint = options.hint;
+    const result = options.result;
+    const button = options.button;
+    const prompt = options.prompt;
+    const noCamera = options.noCamera || "No camera here: use the upload form.";
+    let busy = false;
+    let pausedUntil = 0;
+    let held = false;
+    let stopped = false;
+    let timer = null;
+    let stream = null;
 
-  function grab() {
-    const canvas = document.createElement("canvas");
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    canvas.getContext("2d").drawImage(video, 0, 0);
-    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.9); });
-  }
+    function show(message, tone) {
+      result.textContent = message;
+      result.className = "kiosk-result tone-" + tone;
+    }
 
-  function burst() {
-    const frames = [];
-    function next() {
-      return grab().then(function (blob) {
-        frames.push(blob);
-        if (frames.length >= BURST) return frames;
-        return new Promise(function (resolve) { setTimeout(resolve, BURST_GAP_MS); }).then(next);
+    function ask(words) {
+      prompt.textContent = words || "";
+      prompt.hidden = !words;
+    }
+
+    function headers() {
+      const extra = options.headers ? options.headers() : { "X-CSRFToken": cookie("csrftoken") };
+      return Object.assign({ "Idempotency-Key": newKey(), Accept: "application/json" }, extra);
+    }
+
+    function send(blobs) {
+      const data = new FormData();
+      blobs.forEach(function (blob, i) { data.append("image", blob, "frame-" + i + ".jpg"); });
+      return fetch(options.api, {
+        method: "POST",
+        body: data,
+        credentials: options.credentials || "same-origin",
+        headers: headers(),
+      }).then(function (response) {
+        if (options.intercept && options.intercept(response)) return null;
+        return response.json().then(function (body) { return { status: response.status, body: body, response: response }; });
       });
     }
-    return next();
-  }
 
-  function capture(manual) {
-    if (busy || Date.now() < pausedUntil || !video.videoWidth) return;
-    busy = true;
-    let again = false;
-    burst()
-      .then(send)
-      .then(function (answer) {
-        const body = answer.body;
-        if (answer.status >= 400) {
-          const wait = parseInt(answer.response.headers.get("Retry-After") || "0", 10);
-          if (wait) pausedUntil = Date.now() + wait * 1000;
-          show(body.detail || "Something went wrong.", "bad");
-          return;
-        }
-        const faces = body.faces || [];
-        if (!faces.length) {
-          if (manual) show("No face found: look at the camera.", "warn");
-          return;
-        }
-        const messages = faces.map(function (face) {
-          if (face.result === "unknown") return "Not recognised";
-          return face.message;
+    function grab() {
+      const canvas = document.createElement("canvas");
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      canvas.getContext("2d").drawImage(video, 0, 0);
+      return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", 0.9); });
+    }
+
+    function burst() {
+      const frames = [];
+      function next() {
+        return grab().then(function (blob) {
+          frames.push(blob);
+          if (frames.length >= BURST) return frames;
+          return new Promise(function (resolve) { setTimeout(resolve, BURST_GAP_MS); }).then(next);
         });
-        const asking = faces.filter(function (face) { return face.result === "challenge" || face.result === "not_live"; });
-        if (faces.every(function (face) { return WAITING.indexOf(face.result) >= 0; })) {
-          ask(asking.length ? asking[0].message : "");
-          if (!asking.length) show(messages.join(" · "), "idle");
-          again = true; // the next frames decide: no pause
+      }
+      return next();
+    }
+
+    function capture(manual) {
+      if (busy || held || stopped || Date.now() < pausedUntil || !video.videoWidth) return;
+      busy = true;
+      let again = false;
+      burst()
+        .then(send)
+        .then(function (answer) {
+          if (!answer || stopped) return;
+          const body = answer.body;
+          if (answer.status >= 400) {
+            const wait = parseInt(answer.response.headers.get("Retry-After") || "0", 10);
+            if (wait) pausedUntil = Date.now() + wait * 1000;
+            show(body.detail || "Something went wrong.", "bad");
+            return;
+          }
+          const faces = body.faces || [];
+          if (!faces.length) {
+            if (manual) show("No face found: look at the camera.", "warn");
+            return;
+          }
+          const messages = faces.map(function (face) {
+            if (face.result === "unknown") return "Not recognised";
+            return face.message;
+          });
+          const asking = faces.filter(function (face) { return face.result === "challenge" || face.result === "not_live"; });
+          if (faces.every(function (face) { return WAITING.indexOf(face.result) >= 0; })) {
+            ask(asking.length ? asking[0].message : "");
+            if (!asking.length) show(messages.join(" · "), "idle");
+            again = true; // the next frames decide: no pause
+            return;
+          }
+          ask("");
+          show(messages.join(" · "), toneFor(answer.status, body));
+          pausedUntil = Date.now() + SHOW_RESULT_MS;
+          setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
+        })
+        .catch(function (error) {
+          if (options.unreachable) options.unreachable(error);
+          else show("Connection problem: retrying.", "bad");
+        })
+        .finally(function () {
+          busy = false;
+          if (again) capture(false);
+        });
+    }
+
+    const controller = {
+      hold: function (flag) { held = !!flag; },
+      stop: function () {
+        stopped = true;
+        if (timer) clearInterval(timer);
+        if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+        video.srcObject = null;
+        button.disabled = true;
+      },
+    };
+
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      hint.textContent = noCamera;
+      return controller;
+    }
+    navigator.mediaDevices
+      .getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
+      .then(function (opened) {
+        if (stopped) {
+          opened.getTracks().forEach(function (track) { track.stop(); });
           return;
         }
-        ask("");
-        show(messages.join(" · "), toneFor(answer.status, body));
-        pausedUntil = Date.now() + SHOW_RESULT_MS;
-        setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
+        stream = opened;
+        video.srcObject = stream;
+        video.addEventListener("loadeddata", function () {
+          hint.textContent = "Stand in front of the camera";
+          button.disabled = false;
+          timer = setInterval(function () { if (!document.hidden) capture(false); }, INTERVAL_MS);
+        }, { once: true });
       })
-      .catch(function () { show("Connection problem: retrying.", "bad"); })
-      .finally(function () {
-        busy = false;
-        if (again) capture(false);
-      });
+      .catch(function () { hint.textContent = options.cameraFailed || "The camera could not be opened: use the upload form."; });
+    button.addEventListener("click", function () { pausedUntil = 0; capture(true); });
+    return controller;
   }
 
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    hint.textContent = "No camera here: use the upload form.";
-    return;
+  window.AttendXKiosk = { start: start };
+
+  const root = document.getElementById("kiosk");
+  if (root) {
+    start({
+      api: root.dataset.api,
+      video: document.getElementById("kiosk-video"),
+      hint: document.getElementById("kiosk-hint"),
+      result: document.getElementById("kiosk-result"),
+      button: document.getElementById("kiosk-capture"),
+      prompt: document.getElementById("kiosk-prompt"),
+    });
   }
-  navigator.mediaDevices
-    .getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
-    .then(function (stream) {
-      video.srcObject = stream;
-      video.addEventListener("loadeddata", function () {
-        hint.textContent = "Stand in front of the camera";
-        button.disabled = false;
-        setInterval(function () { if (!document.hidden) capture(false); }, INTERVAL_MS);
-      });
-    })
-    .catch(function () { hint.textContent = "The camera could not be opened: use the upload form."; });
-  button.addEventListener("click", function () { pausedUntil = 0; capture(true); });
 })();

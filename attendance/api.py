@@ -1,0 +1,349 @@
+"""Attendance in the JSON API (/api/v1/): groups, sessions and records for staff; check-ins for devices;
+records as CSV. Reads go through attendance.selectors, check-ins through the legacy view's machinery."""
+
+import csv
+from datetime import timedelta
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from attendance import selectors, views
+from attendance.models import Group, Method, Record, Session, Status
+from attendance.outcomes import Result
+from attendance.presence import Status as LivenessStatus
+from attendx.api.errors import Error
+from attendx.api.fields import KEY_PATTERN, DayRange, KeyField, KeyLookup, KeyRelatedField, Moment, filters_from
+from attendx.api.permissions import CanCheckIn
+from attendx.api.querysets import joined, prefetched
+from attendx.api.schema import documented_lookup
+from attendx.api.viewsets import EditableViewSet
+from faces.matching import Decision
+
+# Groups.
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    id = KeyField()
+    members = KeyRelatedField(
+        many=True, required=False, queryset=User.objects.members(), help_text="the ids of its people"
+    )
+
+    class Meta:
+        model = Group
+        fields = ["id", "name", "description", "members", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+@documented_lookup
+class GroupViewSet(EditableViewSet):
+    """Groups by name."""
+
+    serializer_class = GroupSerializer
+    queryset = Group.objects.order_by("name", "pk")
+
+    def get_queryset(self):
+        return prefetched(super().get_queryset(), "members")
+
+
+# Sessions.
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    id = KeyField()
+    group = KeyRelatedField(queryset=Group.objects.all())
+    starts_at = Moment()
+    ends_at = Moment()
+
+    class Meta:
+        model = Session
+        fields = ["id", "group", "title", "starts_at", "ends_at", "late_after_minutes", "location"]
+
+    def validate(self, attrs):
+        starts = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        ends = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if starts and ends and ends <= starts:
+            raise serializers.ValidationError({"ends_at": "A session must end after it starts."})
+        return attrs
+
+
+class SessionFilters(DayRange):
+    group = KeyRelatedField(queryset=Group.objects.all(), required=False, help_text="only this group's sessions")
+
+
+def _in_days(sessions, filters: dict):
+    """``sessions`` narrowed to those starting within the filters' days (the organisation's time zone)."""
+    if filters.get("from"):
+        sessions = sessions.filter(starts_at__gte=selectors.day_start(filters["from"]))
+    if filters.get("to"):
+        sessions = sessions.filter(starts_at__lt=selectors.day_start(filters["to"] + timedelta(days=1)))
+    return sessions
+
+
+@documented_lookup
+class SessionViewSet(EditableViewSet):
+    """Sessions, latest start first; filtered by ``group`` and by the days they start (``from``, ``to``)."""
+
+    serializer_class = SessionSerializer
+    queryset = Session.objects.select_related("group").order_by("-starts_at", "pk")
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        filters = filters_from(SessionFilters, self.request)
+        if filters.get("group"):
+            queryset = queryset.filter(group=filters["group"])
+        return _in_days(queryset, filters)
+
+    @extend_schema(parameters=[SessionFilters])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
+# Records.
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    id = KeyField()
+    session = KeyField(source="session_id")
+    group = KeyField(source="session.group_id")
+    person = KeyField(source="person_id")
+    marked_by = KeyField(source="marked_by_id", allow_null=True, help_text="staff who marked it by hand, or null")
+    device = KeyField(source="device_id", allow_null=True, help_text="the device account that saw the face, or null")
+
+    class Meta:
+        model = Record
+        fields = ["id", "session", "group", "person", "status", "marked_at", "method", "marked_by", "device", "note"]
+        read_only_fields = fields
+
+
+class RecordFilters(DayRange):
+    group = KeyRelatedField(queryset=Group.objects.all(), required=False, help_text="sessions of this group")
+    person = KeyRelatedField(queryset=User.objects.all(), required=False, help_text="this person's records")
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+
+
+@documented_lookup
+class RecordViewSet(KeyLookup, viewsets.ReadOnlyModelViewSet):
+    """Attendance marks, read only, in session order; ``from`` and ``to`` are the days their sessions start."""
+
+    serializer_class = RecordSerializer
+    queryset = Record.objects.select_related("session")
+
+    def get_queryset(self):
+        if self.action != "list":
+            return super().get_queryset()
+        filters = filters_from(RecordFilters, self.request)
+        start, end = filters.get("from"), filters.get("to")
+        records = joined(selectors.records_for_export(group=filters.get("group"), start=start, end=end), "session")
+        if filters.get("person"):
+            records = records.filter(person=filters["person"])
+        if filters.get("status"):
+            records = records.filter(status=filters["status"])
+        return records.order_by(
+            "session__starts_at", "session_id", "person__last_name", "person__first_name", "person_id", "pk"
+        )
+
+    @extend_schema(parameters=[RecordFilters])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+
+# Exports.
+
+
+class ExportFilters(DayRange):
+    """A group, a range of days (``from`` and ``to`` both), or both."""
+
+    MAX_DAYS = 366
+    group = KeyRelatedField(queryset=Group.objects.all(), required=False, help_text="only this group's sessions")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start, end = attrs.get("from"), attrs.get("to")
+        if (start is None) != (end is None):
+            raise serializers.ValidationError("Give both `from` and `to`, or neither.")
+        if start is None and attrs.get("group") is None:
+            raise serializers.ValidationError("Give a range of days (`from`, `to`), a `group`, or both.")
+        if start is not None and (end - start).days > self.MAX_DAYS:
+            raise serializers.ValidationError("Export at most one year at a time.")
+        return attrs
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets clients ask for ``text/csv``; the CSV itself is written by the view, errors stay JSON."""
+
+    media_type, format = "text/csv", "csv"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+def _local(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+class RecordExportView(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    throttle_scope = "export"
+
+    @extend_schema(
+        operation_id="exports_records",
+        summary="Records as CSV",
+        description="One row per record, in session order, with the columns of the staff export page. Cells "
+        "that a spreadsheet would run as a formula start with an apostrophe.",
+        parameters=[ExportFilters],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="the records, as CSV"),
+            400: OpenApiResponse(Error, description="Invalid filters: see `fields`"),
+        },
+    )
+    def get(self, request):
+        filters = filters_from(ExportFilters, request)
+        start, end = filters.get("from"), filters.get("to")
+        records = selectors.records_for_export(group=filters.get("group"), start=start, end=end)
+        records = joined(records, "session__group", "person", "marked_by")
+        name = f"attendance-{start}-to-{end}.csv" if start else f"attendance-group-{filters['group'].pk}.csv"
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = csv.writer(response)
+        writer.writerow(views.CSV_COLUMNS)
+        for record in records.order_by("session__starts_at", "session_id", "person__last_name", "person_id", "pk"):
+            session, person = record.session, record.person
+            row = [session.title, session.group.name, _local(session.starts_at), person.username, str(person)]
+            row += [record.status, _local(record.marked_at), record.method, str(record.marked_by or "")]
+            writer.writerow([views._csv_cell(value) for value in row])
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):  # an error: JSON, whatever the client accepts
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# Check-ins: the answer of the legacy view (attendance.views.api_check_in), behind DRF's authentication.
+
+
+class CheckInRequest(serializers.Serializer):
+    image = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=6,
+        help_text="one to ATTENDANCE_BURST_MAX_FRAMES (6) frames, oldest first: JPEG, PNG or WebP, each at most "
+        "FACES_MAX_UPLOAD_BYTES (10 MB) and FACES_MAX_FRAME_PIXELS (9 megapixels)",
+    )
+    session = serializers.RegexField(
+        KEY_PATTERN, required=False, help_text="the session's id; by default every session open now"
+    )
+
+
+class PersonNamed(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RecordMade(serializers.Serializer):
+    id = serializers.CharField()
+    session = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    marked_at = serializers.DateTimeField()
+    method = serializers.ChoiceField(choices=Method.choices)
+
+
+class Agreement(serializers.Serializer):
+    frames = serializers.IntegerField(help_text="distinct recent frames that accepted the person")
+    needed = serializers.IntegerField()
+
+
+class Liveness(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[(str(s), str(s)) for s in LivenessStatus])
+    challenge = serializers.CharField(allow_null=True)
+
+
+class FaceAnswer(serializers.Serializer):
+    box = serializers.ListField(
+        child=serializers.IntegerField(), min_length=4, max_length=4, help_text="x, y, width, height"
+    )
+    decision = serializers.ChoiceField(choices=[(str(d), str(d)) for d in Decision])
+    result = serializers.ChoiceField(choices=[(str(r), str(r)) for r in Result])
+    person = PersonNamed(allow_null=True)
+    record = RecordMade(required=False, help_text="for checked_in and already_checked_in")
+    agreement = Agreement(required=False, help_text="for faces the matcher accepted")
+    liveness = Liveness(required=False)
+    message = serializers.CharField()
+
+
+class CheckInAnswer(serializers.Serializer):
+    faces = FaceAnswer(many=True, help_text="the faces of the last frame, largest first")
+    message = serializers.CharField()
+    frames = serializers.IntegerField(help_text="frames the request carried")
+
+
+REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed", OpenApiTypes.STR, OpenApiParameter.HEADER, enum=["true"], response=[200, 201]
+)
+
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429, 503], description="seconds to wait"
+)
+
+
+def _refused(description: str) -> OpenApiResponse:
+    return OpenApiResponse(Error, description=description)
+
+
+class CheckInView(APIView):
+    permission_classes = [CanCheckIn]
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_classes = []  # limited by ATTENDANCE["CHECK_IN_RATE"] per device, shared with /api/check-ins
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.body_limit = views.check_in_body_limit  # attendx.body_limits: one burst of photos
+        return view
+
+    @extend_schema(
+        operation_id="check_ins_create",
+        summary="Check in the faces of a frame or a short burst",
+        description="As `POST /api/check-ins` (docs/api.md): a person is marked once enough frames agree; "
+        "the answer lists the faces of the last frame. Sent only after the records are committed.",
+        request={"multipart/form-data": CheckInRequest},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                OpenApiParameter.HEADER,
+                description="new for each request; a retry with the same key gets the first answer again "
+                "(header Idempotent-Replayed: true) and changes nothing",
+            ),
+            REPLAYED,
+            RETRY_AFTER,
+        ],
+        responses={
+            201: OpenApiResponse(CheckInAnswer, description="at least one face was newly checked in"),
+            200: OpenApiResponse(
+                CheckInAnswer, description="already checked in, agreeing, unknown, sent to review, or no face"
+            ),
+            400: _refused("no image, too many frames, not an image, a bad Idempotency-Key or `session`"),
+            401: _refused("not signed in, or a bad device token"),
+            403: _refused("not a device or staff account, no CSRF token, or a session the device does not serve"),
+            404: _refused("the `session` given does not exist"),
+            409: _refused("no session is open for check-in now"),
+            411: _refused("a chunked body without Content-Length"),
+            413: _refused("a photo or the request is over the size limit"),
+            429: _refused("over the device's rate: see Retry-After"),
+            503: _refused("face recognition is unavailable: see Retry-After"),
+        },
+    )
+    def post(self, request):
+        return views.api_check_in(request._request)
