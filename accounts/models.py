@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -50,6 +51,8 @@ class User(AbstractUser):
         blank=True,
         help_text="kiosks and cameras: how faces are checked for a live person; blank: ATTENDANCE['LIVENESS']",
     )
+    # When the account was deactivated (the person left): their templates are kept RETENTION days after.
+    left_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = AttendXUserManager()
 
@@ -63,6 +66,12 @@ class User(AbstractUser):
         self.email = self.email.strip().lower() if self.email else None
         self.is_staff = self.role in STAFF_ROLES
         self.is_superuser = self.role == Role.ADMIN
+        if self.is_active:
+            self.left_at = None
+        elif self.left_at is None:
+            self.left_at = timezone.now()
+        if kwargs.get("update_fields") is not None and "is_active" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "left_at"}
         super().save(*args, **kwargs)
 
     @property
@@ -191,3 +200,92 @@ class PairingCode(models.Model):
 
     def __str__(self):
         return f"pairing code for {self.device}"
+
+
+class ConsentText(models.Model):
+    """A version of the consent text people agree to before a face is enrolled; the highest version is
+    the one in force (accounts.consent)."""
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=160, default="Consent to face recognition for attendance")
+    body = models.TextField(help_text="what is collected, why, for how long, and how to withdraw")
+    published_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self):
+        return f"consent text v{self.version}"
+
+
+class ConsentGiver(models.TextChoices):
+    PERSON = "person", "The person"
+    GUARDIAN = "guardian", "A parent or guardian (minor)"
+
+
+class ConsentMethod(models.TextChoices):
+    SCREEN = "screen", "On screen"
+    PAPER = "paper", "Signed paper form on file"
+
+
+class Consent(models.Model):
+    """One person's consent to one version of the text: who gave it, how, when; and its withdrawal."""
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
+    given_by = models.CharField(max_length=16, choices=ConsentGiver.choices, default=ConsentGiver.PERSON)
+    giver_name = models.CharField(max_length=160, help_text="the name of whoever consented (the guardian's)")
+    method = models.CharField(max_length=16, choices=ConsentMethod.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="the staff member who recorded a paper form, or the person on screen",
+    )
+    given_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-given_at"]
+        indexes = [models.Index(fields=["person", "given_at"])]
+
+    def __str__(self):
+        return f"consent of {self.person} to {self.text}"
+
+
+class AuditAction(models.TextChoices):
+    VIEWED_PHOTO = "viewed_photo", "Viewed an enrolled face photo"
+    VIEWED_REVIEW_FRAME = "viewed_review_frame", "Viewed a review frame"
+    VIEWED_EVIDENCE = "viewed_evidence", "Viewed an evidence crop"
+    EXPORTED = "exported", "Exported attendance"
+    ERASED = "erased", "Erased biometric data"
+    CONSENT_GIVEN = "consent_given", "Recorded consent"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Withdrew consent"
+    ACCESS_REQUEST = "access_request", "Downloaded a person's data"
+    KEYS_ROTATED = "keys_rotated", "Re-encrypted face data with the current key"
+
+
+class AuditEvent(models.Model):
+    """Who did what to whose personal data, when. Never holds biometric data: names, counts, ids."""
+
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_name = models.CharField(max_length=160, blank=True, help_text="kept when the account is gone")
+    subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    subject_name = models.CharField(max_length=160, blank=True)
+    detail = models.JSONField(default=dict, blank=True, help_text="what, in counts and ids")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.actor_name or 'system'} {self.action} {self.subject_name}".strip()

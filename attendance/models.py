@@ -86,6 +86,8 @@ class Method(models.TextChoices):
     CAMERA = "camera", "IP camera"
     UPLOAD = "upload", "Photo upload (staff)"
     MANUAL = "manual", "Manual"
+    PIN = "pin", "PIN at a kiosk (no biometrics)"
+    QR = "qr", "QR code at a kiosk (no biometrics)"
 
 
 class Record(models.Model):
@@ -409,3 +411,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.endpoint} ({self.state})"
+
+
+class CheckInCredential(models.Model):
+    """A person's way to check in without biometrics (attendance.fallback): a PIN and a QR code, both
+    stored as digests; failures slow down the next attempts."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="check_in_credential"
+    )
+    pin = models.CharField(max_length=128, blank=True, help_text="hashed like a password; blank: none")
+    qr_digest = models.CharField(max_length=64, blank=True, db_index=True, help_text="SHA-256 of the QR code's secret")
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"check-in credential of {self.person}"

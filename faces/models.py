@@ -196,3 +196,20 @@ class FaceJob(models.Model):
         if self.finished:
             return 100
         return min(100, round(100 * self.position / self.total)) if self.total else 0
+
+
+class PendingCachePurge(models.Model):
+    """Redis keys (or key patterns) that an erasure could not delete because Redis was down or stalled;
+    carried out when Redis answers again (faces.erasure)."""
+
+    patterns = models.JSONField(help_text="cache keys or glob patterns, as the cache sees them")
+    reason = models.CharField(max_length=160, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"cache purge of {len(self.patterns)} key(s) ({'done' if self.done_at else 'pending'})"
