@@ -4,14 +4,18 @@ Only accounts with the role member are people here; staff and devices are manage
 """
 
 from django.db.models import Count
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from accounts.models import Role, User
 from attendance.models import Group
 from attendx.api.fields import KeyField, KeyRelatedField
 from attendx.api.querysets import prefetched
-from attendx.api.schema import documented_lookup
+from attendx.api.schema import KEY_IN_PATH, documented_lookup
 from attendx.api.viewsets import EditableViewSet
+from faces.erasure import erase_biometrics
 
 
 class PersonSerializer(serializers.ModelSerializer):
@@ -59,3 +63,22 @@ class PersonViewSet(EditableViewSet):
     def get_queryset(self):
         people = User.objects.members().annotate(face_sample_count=Count("face_samples"))
         return prefetched(people, "attendance_groups").order_by("last_name", "first_name", "username", "pk")
+
+    @extend_schema(
+        request=None,
+        parameters=[KEY_IN_PATH],
+        responses=inline_serializer(
+            "Erased",
+            {
+                name: serializers.IntegerField()
+                for name in ("samples", "evidence_crops", "review_frames", "not_live_crops", "files", "cache_keys")
+            }
+            | {"cache_purge_pending": serializers.BooleanField()},
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def erase(self, request, pk=None):
+        """Erase the person's biometric data (faces.erasure); the person and their records stay."""
+        person = self.get_object()
+        erased = erase_biometrics(person=person, by=request.user, reason="API request")
+        return Response(erased.as_dict())

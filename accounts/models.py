@@ -271,6 +271,8 @@ class AuditAction(models.TextChoices):
     CONSENT_WITHDRAWN = "consent_withdrawn", "Withdrew consent"
     ACCESS_REQUEST = "access_request", "Downloaded a person's data"
     KEYS_ROTATED = "keys_rotated", "Re-encrypted face data with the current key"
+    CHECK_IN_PIN_SET = "check_in_pin_set", "Set a check-in PIN"
+    CHECK_IN_QR_ISSUED = "check_in_qr_issued", "Issued a QR check-in card"
 
 
 class AuditEvent(models.Model):

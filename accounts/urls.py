@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import device_views, views
+from accounts import consent_views, device_views, views
 
 app_name = "accounts"
 
@@ -18,4 +18,10 @@ urlpatterns = [
         name="device-revoke-token",
     ),
     path("devices/<key:device_id>/pair/", device_views.device_pair, name="device-pair"),
+    path("consent/", consent_views.consent_self, name="consent"),
+    path("consent/withdraw/", consent_views.withdraw_self, name="consent-withdraw"),
+    path("my-data/", consent_views.my_data, name="my-data"),
+    path("people/<key:person_id>/consent/paper/", consent_views.consent_paper, name="consent-paper"),
+    path("people/<key:person_id>/consent/withdraw/", consent_views.withdraw_person, name="consent-withdraw-person"),
+    path("people/<key:person_id>/data/", consent_views.person_data, name="person-data"),
 ]

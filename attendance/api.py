@@ -4,28 +4,35 @@ records as CSV. Reads go through attendance.selectors, check-ins through the leg
 import csv
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
-from attendance import selectors, views
+from accounts.audit import audit
+from accounts.models import AuditAction, User
+from attendance import fallback, selectors, views
 from attendance.models import Group, Method, Record, Session, Status
 from attendance.outcomes import Result
 from attendance.presence import Status as LivenessStatus
+from attendance.services import NoSessionRunning, SessionNotServed
 from attendx.api.errors import Error
 from attendx.api.fields import KEY_PATTERN, DayRange, KeyField, KeyLookup, KeyRelatedField, Moment, filters_from
 from attendx.api.permissions import CanCheckIn
 from attendx.api.querysets import joined, prefetched
 from attendx.api.schema import documented_lookup
 from attendx.api.viewsets import EditableViewSet
+from attendx.ratelimit import ratelimit
+from faces.exceptions import ImageRejected
 from faces.matching import Decision
+from faces.services import decode_upload
 
 # Groups.
 
@@ -221,6 +228,15 @@ class RecordExportView(APIView):
             row = [session.title, session.group.name, _local(session.starts_at), person.username, str(person)]
             row += [record.status, _local(record.marked_at), record.method, str(record.marked_by or "")]
             writer.writerow([views._csv_cell(value) for value in row])
+        group = filters.get("group")
+        audit(
+            action=AuditAction.EXPORTED,
+            actor=request.user,
+            export="api",
+            start=str(start or ""),
+            end=str(end or ""),
+            group=str(group.pk) if group is not None else "",
+        )
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -347,3 +363,163 @@ class CheckInView(APIView):
     )
     def post(self, request):
         return views.api_check_in(request._request)
+
+
+# Check-ins without a face (attendance.fallback): a PIN with the person's username or id, or a QR card.
+
+
+def _fallback_rate(group, request):
+    return settings.ATTENDANCE["FALLBACK_RATE"]
+
+
+# PIN and QR attempts share one count per device: a guesser gains nothing by switching.
+_limited = method_decorator(ratelimit(rate=_fallback_rate, key="user", group="attendance.fallback", store_down="local"))
+
+
+class PinCheckInRequest(serializers.Serializer):
+    login = serializers.RegexField(
+        r"^[\w.@+-]{1,150}$", help_text="the person's username or id (letters, digits and . @ + - _)"
+    )
+    pin = serializers.CharField(max_length=32, trim_whitespace=False, help_text="the person's check-in PIN")
+    session = KeyRelatedField(
+        queryset=Session.objects.select_related("group"), required=False, help_text="by default every open session"
+    )
+
+
+class QrCheckInRequest(serializers.Serializer):
+    image = serializers.FileField(required=False, help_text="a camera frame showing the card: JPEG, PNG or WebP")
+    code = serializers.CharField(
+        required=False, max_length=200, help_text="the card's text, from a hardware scanner, instead of `image`"
+    )
+    session = KeyRelatedField(
+        queryset=Session.objects.select_related("group"), required=False, help_text="by default every open session"
+    )
+
+    def validate(self, attrs):
+        if ("image" in attrs) == ("code" in attrs):
+            raise serializers.ValidationError("Send either `image` (a camera frame) or `code` (a scanner's text).")
+        return attrs
+
+
+class FallbackAnswer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=[(str(Result.CHECKED_IN),) * 2, (str(Result.ALREADY),) * 2])
+    person = PersonNamed()
+    record = RecordMade()
+    message = serializers.CharField()
+
+
+def _fallback_answer(check_in) -> Response:
+    return Response(check_in.to_json(), status=201 if check_in.created else 200)
+
+
+def _fallback_refusal(status: int, code: str, detail: str, retry_after: int | None = None) -> Response:
+    body = {"error": code, "detail": detail}
+    headers = None
+    if retry_after is not None:
+        body["retry_after"], headers = retry_after, {"Retry-After": str(retry_after)}
+    return Response(body, status=status, headers=headers)
+
+
+def _fallback_check_in(run) -> Response:
+    """Run a fallback check-in and answer it, turning the service's refusals into status codes."""
+    try:
+        return _fallback_answer(run())
+    except fallback.NotRecognised as error:
+        return _fallback_refusal(400, "not_recognised", error.message)
+    except fallback.CredentialLocked as error:
+        return _fallback_refusal(429, "locked", error.message, error.retry_after)
+    except NoSessionRunning as error:
+        return _fallback_refusal(409, "no_session", error.message)
+    except fallback.NotExpected as error:
+        return _fallback_refusal(409, "not_expected", error.message)
+    except SessionNotServed as error:
+        return _fallback_refusal(403, "session_not_served", error.message)
+    except fallback.NoQrCode as error:
+        return _fallback_refusal(400, "no_qr_code", error.message)
+    except ImageRejected as error:
+        return _fallback_refusal(error.status, error.code, error.message)
+
+
+FALLBACK_REFUSALS = {
+    400: _refused("invalid fields, or `not_recognised`: a wrong PIN, an unknown login or card (one answer for all)"),
+    401: _refused("not signed in, or a bad device token"),
+    403: _refused("not a device or staff account, no CSRF token, or a session the device does not serve"),
+    409: _refused("no session is open now (`no_session`), or the person is on no open session's list"),
+    429: _refused("the person's PIN is locked (`locked`) or the device is over its rate: see Retry-After"),
+}
+
+
+class PinCheckInView(APIView):
+    permission_classes = [CanCheckIn]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    throttle_classes = []  # limited by ATTENDANCE["FALLBACK_RATE"] per device
+
+    @extend_schema(
+        operation_id="check_ins_pin",
+        summary="Check a person in by username (or id) and PIN, without a face",
+        description="For people who do not consent to face recognition (docs/api.md, *Checking in without a "
+        "face*). A wrong PIN and an unknown login get the same answer; after ATTENDANCE_FALLBACK_MAX_FAILURES "
+        "wrong PINs the person's PIN is locked for a time that doubles with each further failure.",
+        request={"application/json": PinCheckInRequest, "application/x-www-form-urlencoded": PinCheckInRequest},
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `pin`"),
+            200: OpenApiResponse(FallbackAnswer, description="already checked in: nothing changed"),
+            **FALLBACK_REFUSALS,
+        },
+    )
+    @_limited
+    def post(self, request):
+        form = PinCheckInRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        return _fallback_check_in(
+            lambda: fallback.check_in_by_pin(
+                device=request.user, login=data["login"], pin=data["pin"], session=data.get("session")
+            )
+        )
+
+
+class QrCheckInView(APIView):
+    permission_classes = [CanCheckIn]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    throttle_classes = []  # limited by ATTENDANCE["FALLBACK_RATE"] per device, with the PIN check-ins
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.body_limit = views.check_in_body_limit  # attendx.body_limits: one photo
+        return view
+
+    @extend_schema(
+        operation_id="check_ins_qr",
+        summary="Check a person in by their QR card, without a face",
+        description="The card is read from a camera frame (`image`) on the server, or sent as text (`code`) "
+        "by a hardware scanner. Only the person's latest card works.",
+        request={"multipart/form-data": QrCheckInRequest, "application/json": QrCheckInRequest},
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `qr`"),
+            200: OpenApiResponse(FallbackAnswer, description="already checked in: nothing changed"),
+            **FALLBACK_REFUSALS,
+            400: _refused("invalid fields, not an image, `no_qr_code` in the frame, or `not_recognised`"),
+            413: _refused("the photo is over the size limit"),
+        },
+    )
+    @_limited
+    def post(self, request):
+        form = QrCheckInRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+
+        def run():
+            code = data.get("code")
+            if code is None:
+                upload = data["image"]
+                if upload.size > settings.FACES["MAX_UPLOAD_BYTES"]:
+                    raise ImageRejected("The photo is over the size limit.", status=413, code="too_large")
+                image = decode_upload(upload.read(), filename=upload.name, frame=True)
+                code = fallback.read_qr_code(image=image)
+            return fallback.check_in_by_qr(device=request.user, code=code, session=data.get("session"))
+
+        return _fallback_check_in(run)

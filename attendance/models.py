@@ -124,14 +124,14 @@ def evidence_upload_to(evidence, filename):
 
 class EvidenceQuerySet(models.QuerySet):
     def expired(self, moment=None):
-        days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+        days = settings.RETENTION["EVIDENCE_DAYS"]
         return self.filter(created_at__lte=(moment or timezone.now()) - timedelta(days=days))
 
 
 class Evidence(models.Model):
     """Why a face mark was made: the face as the deciding frame showed it, and the frames that agreed.
 
-    Kept ATTENDANCE["EVIDENCE_DAYS"] days (purge_check_ins deletes it and its crop); the record stays.
+    Kept RETENTION["EVIDENCE_DAYS"] days (manage.py purge deletes it and its crop); the record stays.
     """
 
     record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="evidence")
@@ -153,7 +153,7 @@ class Evidence(models.Model):
 
 class NotLiveQuerySet(models.QuerySet):
     def expired(self, moment=None):
-        days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+        days = settings.RETENTION["NOT_LIVE_DAYS"]
         return self.filter(seen_at__lte=(moment or timezone.now()) - timedelta(days=days))
 
 
@@ -164,7 +164,7 @@ def not_live_upload_to(attempt, filename):
 class NotLiveAttempt(models.Model):
     """A face that was recognised but not judged a live person: a photo, a screen, or a challenge not done.
 
-    Nothing was marked. Kept ATTENDANCE["EVIDENCE_DAYS"] days for staff; a few per device per hour.
+    Nothing was marked. Kept RETENTION["NOT_LIVE_DAYS"] days for staff; a few per device per hour.
     """
 
     device = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -236,7 +236,12 @@ class PendingCheckInQuerySet(models.QuerySet):
         return self.filter(state=Review.PENDING, expires_at__gt=moment or timezone.now())
 
     def expired(self, moment=None):
-        return self.filter(expires_at__lte=moment or timezone.now())
+        # captured_at too: a shorter RETENTION["REVIEW_FRAME_HOURS"] applies to frames already waiting.
+        moment = moment or timezone.now()
+        hours = settings.RETENTION["REVIEW_FRAME_HOURS"]
+        return self.filter(
+            models.Q(expires_at__lte=moment) | models.Q(captured_at__lte=moment - timedelta(hours=hours))
+        )
 
 
 def pending_frame_upload_to(pending, filename):

@@ -75,7 +75,7 @@ class FaceOutcome:
         if self.person is not None and self.result not in (Result.REVIEW, Result.NOT_LIVE):
             answer["person"] = {"id": str(self.person.pk), "name": str(self.person)}
         if self.record is not None:
-            answer["record"] = _record_json(self.record)
+            answer["record"] = record_json(self.record)
         if self.decision is Decision.ACCEPT:
             answer["agreement"] = {"frames": len(self.agreeing), "needed": self.needed}
         if self.liveness is not None:
@@ -83,7 +83,7 @@ class FaceOutcome:
         return answer
 
 
-def _record_json(record: Record) -> dict:
+def record_json(record: Record) -> dict:
     return {
         "id": str(record.pk),
         "session": str(record.session_id),

@@ -270,9 +270,9 @@ def review_items(review_distance: float) -> list[ReviewItem]:
 
     pending = list(open_reviews())
     samples = {}
-    for person_id, sample_id in FaceSample.objects.filter(person__in={p.candidate_id for p in pending}).values_list(
-        "person_id", "pk"
-    ):
+    # Only samples with a photo: with FACES_KEEP_PHOTOS off there is none to show.
+    with_photo = FaceSample.objects.filter(person__in={p.candidate_id for p in pending}).exclude(image="")
+    for person_id, sample_id in with_photo.values_list("person_id", "pk"):
         samples.setdefault(person_id, str(sample_id))  # newest first (FaceSample.Meta.ordering)
     records = {
         (record.session_id, record.person_id): record

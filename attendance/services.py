@@ -10,7 +10,8 @@ transaction and replayed on retries.
 import logging
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -55,7 +56,7 @@ class SessionNotServed(PermissionError):
     message = "This device does not serve that session: staff choose its groups and sessions on its page."
 
 
-def _session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
+def session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:
     for session, keys in person_keys_by_session.items():
         if person_key in keys:
             return session
@@ -128,6 +129,29 @@ def _margin(match) -> float | None:
     return None if match.runner_up_distance is None else match.runner_up_distance - match.distance
 
 
+def candidate_sessions(*, device, session: Session | None, moment, location: str | None = None) -> list[Session]:
+    """The sessions a check-in by ``device`` at ``moment`` may mark: ``session``, or every session running
+    (at ``location``, when given); a registered device's only among those it serves. Raises
+    SessionNotServed for a session it does not serve, NoSessionRunning when none is left."""
+    served_by = serving_device(device)
+    if session is not None:
+        if served_by is not None and not served_by.serves_session(session):
+            raise SessionNotServed()
+        sessions = [session]
+    else:
+        running = Session.objects.running_at(moment).select_related("group")
+        running = running if served_by is None else served_by.serves(running)
+        sessions = list(running if location is None else running.filter(location=location))
+    if not sessions:
+        raise NoSessionRunning()
+    return sessions
+
+
+def session_rosters(sessions: list[Session]) -> dict[Session, set[str]]:
+    """Each session's members' keys; an empty set for a group without members (it admits anyone)."""
+    return {s: {str(pk) for pk in s.group.members.values_list("pk", flat=True)} for s in sessions}
+
+
 def check_in_by_face(
     *,
     frames: Sequence[DecodedImage],
@@ -152,18 +176,8 @@ def check_in_by_face(
     if idempotency_key and (replayed := _replay(device, idempotency_key)):
         return replayed
 
-    served_by = serving_device(device)
-    if session is not None:
-        if served_by is not None and not served_by.serves_session(session):
-            raise SessionNotServed()
-        sessions = [session]
-    else:
-        running = Session.objects.running_at(moment).select_related("group")
-        running = running if served_by is None else served_by.serves(running)
-        sessions = list(running if location is None else running.filter(location=location))
-    if not sessions:
-        raise NoSessionRunning()
-    rosters = {s: {str(pk) for pk in s.group.members.values_list("pk", flat=True)} for s in sessions}
+    sessions = candidate_sessions(device=device, session=session, location=location, moment=moment)
+    rosters = session_rosters(sessions)
     open_sessions = [s for s, keys in rosters.items() if not keys]
     among = None if open_sessions else set().union(*rosters.values())
 
@@ -184,7 +198,7 @@ def check_in_by_face(
     else:
         agreed = {person for person, observed in observations.items() if len(observed.agreeing) >= rule.frames}
     # One read for every person accepted in the last frame: marked already needs no agreement or liveness.
-    targets = {person: _session_for(rosters, person, open_sessions) for person in observations}
+    targets = {person: session_for(rosters, person, open_sessions) for person in observations}
     marked_before = {
         (str(record.session_id), str(record.person_id)): record
         for record in Record.objects.filter(session__in=sessions, person__in=list(observations))
@@ -267,7 +281,7 @@ def check_in_by_face(
                 device=device,
                 method=method,
                 captured_at=moment,
-                expires_at=moment + timedelta(hours=settings.ATTENDANCE["REVIEW_HOURS"]),
+                expires_at=moment + timedelta(hours=settings.RETENTION["REVIEW_FRAME_HOURS"]),
             )
             save_file(pending.frame, f"{image.digest}.jpg", frame)
             pending.save()
@@ -284,7 +298,7 @@ def check_in_by_face(
             if found.decision is Decision.REJECT:
                 faces.append(FaceOutcome(box=found.box, decision=found.decision, result=Result.UNKNOWN))
                 continue
-            target = _session_for(rosters, found.match.person, open_sessions)
+            target = session_for(rosters, found.match.person, open_sessions)
             faces.append(accept(found, target) if found.decision is Decision.ACCEPT else review(found, target))
         check_in = CheckIn(faces=faces, frames=len(frames))
         if idempotency_key:
@@ -385,8 +399,10 @@ def _close(pending: PendingCheckIn, state: str, by) -> None:
         on_commit(lambda: storage.delete(name))
 
 
-def _delete_with_files(rows, field: str) -> int:
+def _delete_with_files(rows, field: str, *, dry_run: bool = False) -> int:
     """Delete ``rows`` (a queryset) and the file each names in ``field``; return how many rows."""
+    if dry_run:
+        return rows.count()
     doomed = list(rows)
     for row in doomed:
         stored = getattr(row, field)
@@ -396,18 +412,33 @@ def _delete_with_files(rows, field: str) -> int:
     return len(doomed)
 
 
-def purge_expired(*, moment=None) -> tuple[int, int, int]:
-    """Delete expired pending check-ins, evidence and attempts not judged live (with their files), and
-    old idempotency answers.
+@dataclass(frozen=True)
+class Expired:
+    """What purge_expired deleted (or, in a dry run, would delete)."""
 
-    Returns (pending check-ins, evidence, answers) deleted. The records themselves stay.
+    review_frames: int
+    evidence: int
+    not_live: int
+    answers: int
+
+
+def purge_expired(*, moment: datetime | None = None, dry_run: bool = False) -> Expired:
+    """Delete what is past its settings.RETENTION limit at ``moment`` (default now): pending check-ins and
+    their review frames, evidence and attempts not judged live (with their files), stored check-in answers.
+
+    Deleted exactly at the limit, not before; the attendance records themselves stay. ``dry_run`` only counts.
     """
     moment = moment or timezone.now()
-    pending = _delete_with_files(PendingCheckIn.objects.expired(moment), "frame")
-    evidence = _delete_with_files(Evidence.objects.expired(moment), "face")
-    _delete_with_files(NotLiveAttempt.objects.expired(moment), "face")
-    if evidence:
+    retention = settings.RETENTION
+    answers = CheckInRequest.objects.filter(
+        created_at__lte=moment - timedelta(hours=retention["CHECK_IN_ANSWER_HOURS"])
+    )
+    expired = Expired(
+        review_frames=_delete_with_files(PendingCheckIn.objects.expired(moment), "frame", dry_run=dry_run),
+        evidence=_delete_with_files(Evidence.objects.expired(moment), "face", dry_run=dry_run),
+        not_live=_delete_with_files(NotLiveAttempt.objects.expired(moment), "face", dry_run=dry_run),
+        answers=answers.count() if dry_run else answers.delete()[0],
+    )
+    if expired.evidence and not dry_run:
         bump_reports_generation()  # rosters show the crops
-    cutoff = moment - timedelta(hours=settings.ATTENDANCE["IDEMPOTENCY_HOURS"])
-    answers, _ = CheckInRequest.objects.filter(created_at__lt=cutoff).delete()
-    return pending, evidence, answers
+    return expired

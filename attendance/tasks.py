@@ -4,11 +4,11 @@ from celery import shared_task
 
 
 @shared_task
-def purge_check_ins() -> list[int]:
-    """What `manage.py purge_check_ins` does: expired review frames, evidence and idempotency answers."""
-    from attendance.services import purge_expired
+def purge_check_ins() -> dict[str, int]:
+    """Deprecated alias of attendx.tasks.purge (the one purge), for messages queued under the old name."""
+    from attendx.tasks import purge
 
-    return list(purge_expired())
+    return purge()
 
 
 @shared_task

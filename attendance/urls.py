@@ -1,6 +1,6 @@
 from django.urls import path
 
-from attendance import views, webhook_views
+from attendance import fallback_views, views, webhook_views
 
 app_name = "attendance"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("export/", views.range_export, name="export"),
     path("me/", views.my_history, name="my-history"),
     path("people/<key:person_id>/", views.person_history, name="person-history"),
+    path("people/<key:person_id>/check-in/", fallback_views.credential, name="check-in-credential"),
     path("groups/", views.group_list, name="groups"),
     path("groups/<key:group_id>/", views.group_detail, name="group"),
     path("review/", views.review_list, name="reviews"),

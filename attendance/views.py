@@ -15,8 +15,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import time_format
 from django.views.decorators.http import require_POST
 
+from accounts.audit import audit
 from accounts.decorators import check_in_devices_required, staff_required
-from accounts.models import DeviceKind
+from accounts.models import AuditAction, DeviceKind
 from attendance import selectors
 from attendance.evidence import face_crop
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
@@ -246,7 +247,9 @@ def _csv_response(filename: str, sessions) -> HttpResponse:
 def session_export(request, session_id):
     session = _session(session_id)
     day = timezone.localtime(session.starts_at).date()
-    return _csv_response(f"attendance-{day}-{session.pk}.csv", [session])
+    response = _csv_response(f"attendance-{day}-{session.pk}.csv", [session])
+    audit(action=AuditAction.EXPORTED, actor=request.user, export="session", session=str(session.pk))
+    return response
 
 
 @staff_required
@@ -262,7 +265,10 @@ def range_export(request):
     ).select_related("group")
     if group is not None:
         sessions = sessions.filter(group=group)
-    return _csv_response(f"attendance-{start}-to-{end}.csv", sessions.order_by("starts_at"))
+    response = _csv_response(f"attendance-{start}-to-{end}.csv", sessions.order_by("starts_at"))
+    group = str(group.pk) if group is not None else ""
+    audit(action=AuditAction.EXPORTED, actor=request.user, export="range", start=str(start), end=str(end), group=group)
+    return response
 
 
 def _history_page(request, person):
@@ -333,7 +339,7 @@ def group_detail(request, group_id):
 def review_list(request):
     items = selectors.review_items(face_thresholds().review)
     not_live = selectors.recent_not_live()
-    context = {"items": items, "not_live": not_live, "evidence_days": settings.ATTENDANCE["EVIDENCE_DAYS"]}
+    context = {"items": items, "not_live": not_live, "evidence_days": settings.RETENTION["NOT_LIVE_DAYS"]}
     return render(request, "attendance/review_list.html", context)
 
 
@@ -365,7 +371,7 @@ def record_detail(request, record_id):
     frames = []
     if evidence is not None:
         frames = [{**seen, "at": datetime.fromtimestamp(seen["at"], tz=UTC)} for seen in evidence.frames]
-    days = settings.ATTENDANCE["EVIDENCE_DAYS"]
+    days = settings.RETENTION["EVIDENCE_DAYS"]
     context = {
         "record": record,
         "evidence": evidence,
@@ -378,24 +384,34 @@ def record_detail(request, record_id):
 
 @staff_required
 def record_face(request, record_id):
-    evidence = get_object_or_404(Evidence, record_id=record_id)
-    return private_file_response(evidence.face, "image/jpeg")
+    evidence = get_object_or_404(Evidence.objects.select_related("record__person"), record_id=record_id)
+    response = private_file_response(evidence.face, "image/jpeg")
+    audit(action=AuditAction.VIEWED_EVIDENCE, actor=request.user, subject=evidence.record.person, record=str(record_id))
+    return response
 
 
 @staff_required
 def review_frame(request, pending_id):
-    return private_file_response(get_object_or_404(PendingCheckIn, pk=pending_id).frame)
+    pending = get_object_or_404(PendingCheckIn.objects.select_related("candidate"), pk=pending_id)
+    response = private_file_response(pending.frame)
+    audit(
+        action=AuditAction.VIEWED_REVIEW_FRAME, actor=request.user, subject=pending.candidate, pending=str(pending.pk)
+    )
+    return response
 
 
 @staff_required
 def not_live_face(request, attempt_id):
-    return private_file_response(get_object_or_404(NotLiveAttempt, pk=attempt_id).face, "image/jpeg")
+    attempt = get_object_or_404(NotLiveAttempt.objects.select_related("candidate"), pk=attempt_id)
+    response = private_file_response(attempt.face, "image/jpeg")
+    audit(action=AuditAction.VIEWED_EVIDENCE, actor=request.user, subject=attempt.candidate, not_live=str(attempt.pk))
+    return response
 
 
 @staff_required
 def review_face(request, pending_id):
     """The face alone, cut from the review's frame (which is kept; the crop is made on request)."""
-    pending = get_object_or_404(PendingCheckIn, pk=pending_id)
+    pending = get_object_or_404(PendingCheckIn.objects.select_related("candidate"), pk=pending_id)
     if not pending.frame.name:
         raise Http404("No frame.")
     try:
@@ -408,4 +424,7 @@ def review_face(request, pending_id):
     response = HttpResponse(face_crop(rgb, tuple(pending.box)), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
+    audit(
+        action=AuditAction.VIEWED_REVIEW_FRAME, actor=request.user, subject=pending.candidate, pending=str(pending.pk)
+    )
     return response

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("privacy/retention/", views.retention, name="retention"),
     path("accounts/", include("accounts.urls")),
     path("faces/", include("faces.urls")),
     path("attendance/", include("attendance.urls")),

@@ -21,6 +21,13 @@ def home(request):
     return render(request, "home.html", {"calibration_due": due})
 
 
+@require_GET
+def retention(request):
+    """What is kept and for how long, from settings.RETENTION; anyone signed in (kiosks are kept out by
+    accounts.middleware.KioskRestrictionMiddleware)."""
+    return render(request, "retention.html", {"retention": settings.RETENTION})
+
+
 @login_not_required
 @require_GET
 @never_cache

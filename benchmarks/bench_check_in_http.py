@@ -54,15 +54,20 @@ def create_class(people: dict[str, list[Path]]) -> list[tuple[str, Path]]:
     """Kiosk, class, session running now, members enrolled from their first photo; returns the probes."""
     from django.utils import timezone
 
-    from accounts.models import Role, User
+    from accounts.consent import record_consent
+    from accounts.models import ConsentText, Role, User
     from attendance.models import Group, Session
     from faces.services import Photo, PhotosRefused, face_enroll
 
     User.objects.create_user("kiosk", password=PASSWORD, role=Role.KIOSK)
+    # Enrollment needs consent (accounts.consent): the bench attests paper forms, as enroll_faces --consent-on-file.
+    operator = User.objects.create(username="bench-operator", role=Role.STAFF)
+    ConsentText.objects.create(version=1, body="Benchmark consent text.")
     group = Group.objects.create(name="Bench class")
     probes = []
     for identity, (enrolled, *rest) in people.items():
         person = User.objects.create(username=identity, first_name=identity.split("_")[0].title(), last_name="X")
+        record_consent(person=person, given_by="person", giver_name=str(person), method="paper", recorded_by=operator)
         try:
             face_enroll(person=person, photos=[Photo(enrolled.read_bytes(), enrolled.name)])
         except PhotosRefused as refused:

@@ -39,6 +39,8 @@ class FaceSampleAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="Photo")
     def thumbnail(self, sample):
+        if not sample.image:
+            return "no photo kept"
         url = reverse("faces:sample-image", args=[sample.pk])
         return format_html(
             '<img src="{}" alt="" style="height:64px;width:64px;object-fit:cover;border-radius:6px">', url

@@ -1,7 +1,9 @@
 """System checks for the FACES settings: bad thresholds or an impossible model fail at start-up."""
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from faces.detectors import YUFACE_VERSION
 from faces.engine import DESCRIPTORS, DETECTORS, MODEL_NAME, EngineConfigError
@@ -154,4 +156,24 @@ def check_liveness_settings(app_configs=None, **kwargs):
         configured_thresholds()
     except (TypeError, ValueError) as error:
         return [checks.Error(str(error), hint="See docs/liveness.md, Thresholds.", id="liveness.E002")]
+    return []
+
+
+@checks.register("faces")
+def check_encryption_keys(app_configs=None, **kwargs):
+    """Face data is encrypted with keys from the environment; only local and test settings have a key file."""
+    from faces.crypto import GENERATE_COMMAND, configured_keys
+
+    hint = f"Generate a key with `{GENERATE_COMMAND}` and set FACES_ENCRYPTION_KEYS; keep it out of the database."
+    try:
+        keys = configured_keys()
+    except ImproperlyConfigured:
+        return [checks.Error("FACES_ENCRYPTION_KEYS must be set in production.", hint=hint, id="faces.E009")]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            return [
+                checks.Error(f"FACES_ENCRYPTION_KEYS: key {position} is not a Fernet key.", hint=hint, id="faces.E010")
+            ]
     return []

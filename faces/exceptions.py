@@ -6,6 +6,7 @@ from faces.images import ImageRejected
 __all__ = [
     "AlreadyEnrolled",
     "CalibrationRefused",
+    "ConsentRequired",
     "DuplicatePhoto",
     "EnrollmentRefused",
     "ImageRejected",
@@ -23,6 +24,29 @@ class EnrollmentRefused(ValueError):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ConsentRequired(EnrollmentRefused):
+    """No consent to the text in force (accounts.consent): refused before any photo is read, 403."""
+
+    code = "consent_required"
+    status = 403
+
+    def __init__(self, *, person, version: int | None):
+        if version is None:
+            message = (
+                "No consent text has been published yet, so nobody can be enrolled: an administrator must "
+                "publish one in the admin (Consent texts)."
+            )
+        else:
+            message = (
+                f"No consent to face recognition is on record for {person} (consent text version {version}): "
+                "the person, or a guardian, must agree on the consent page, or staff record a signed paper form, "
+                "before any photo is enrolled."
+            )
+        super().__init__(message)
+        self.person = person
+        self.version = version
 
 
 class NoFaceFound(EnrollmentRefused):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from faces import crypto
 from faces.storage import private_face_storage
 
 
@@ -37,10 +38,12 @@ class FaceSampleQuerySet(models.QuerySet):
 
 class FaceSample(models.Model):
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="face_samples")
-    image = models.FileField(storage=private_face_storage, upload_to=sample_upload_to, max_length=255)
+    # Empty when FACES_KEEP_PHOTOS is off: only the template is kept.
+    image = models.FileField(storage=private_face_storage, upload_to=sample_upload_to, max_length=255, blank=True)
     image_format = models.CharField(max_length=8)
     digest = models.CharField("SHA-256 of the uploaded bytes", max_length=64, db_index=True)
-    # float32 little-endian bytes; only comparable with samples of the same model/detector/pipeline.
+    # float32 little-endian bytes in a Fernet token (faces.crypto; rows from before encryption hold them
+    # plain until `rotate_face_keys`); only comparable with samples of the same model/detector/pipeline.
     embedding = models.BinaryField()
     model_name = models.CharField(max_length=32)
     detector_backend = models.CharField(max_length=32)
@@ -68,7 +71,7 @@ class FaceSample(models.Model):
 
     @staticmethod
     def vector_from_bytes(data) -> np.ndarray:
-        return np.frombuffer(bytes(data), dtype="<f4")
+        return np.frombuffer(crypto.reveal(data), dtype="<f4")
 
     @property
     def vector(self) -> np.ndarray:
@@ -76,7 +79,7 @@ class FaceSample(models.Model):
 
     def set_vector(self, vector: np.ndarray) -> None:
         vector = np.asarray(vector, dtype="<f4")
-        self.embedding = vector.tobytes()
+        self.embedding = crypto.encrypt(vector.tobytes())
         self.dimensions = int(vector.shape[0])
 
 

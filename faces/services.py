@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import IntegrityError
 
+from accounts.consent import has_consent, text_in_force
 from attendx import unavailable
 from attendx.cache import cache_get, cache_set
 from attendx.db import on_commit, run_in_transaction
@@ -26,6 +27,7 @@ from faces.engine import Engine, EngineConfig, EngineUnavailable, FaceQuality
 from faces.exceptions import (
     AlreadyEnrolled,
     CalibrationRefused,
+    ConsentRequired,
     DuplicatePhoto,
     EnrollmentRefused,
     ImageRejected,
@@ -311,8 +313,19 @@ def _new_sample(person, accepted: _Accepted, *, source: str, enrolled_by) -> Fac
     return sample
 
 
+def _require_consent(person) -> None:
+    if not has_consent(person):
+        text = text_in_force()
+        raise PhotosRefused([("", ConsentRequired(person=person, version=text.version if text else None))])
+
+
 def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD, enrolled_by=None) -> list[FaceSample]:
-    """Enroll every photo or none; raise PhotosRefused (with a reason per photo) or RecognitionUnavailable."""
+    """Enroll every photo or none; raise PhotosRefused (with a reason per photo) or RecognitionUnavailable.
+
+    A person without consent to the text in force (accounts.consent) is refused before any photo is
+    read: PhotosRefused carrying one ConsentRequired (403), so every caller reports it as any refusal.
+    """
+    _require_consent(person)
     if not photos:
         raise PhotosRefused([("", EnrollmentRefused("Choose at least one photo."))])
     accepted, refusals, seen = [], [], set()
@@ -337,14 +350,16 @@ def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD,
         for name in written:
             storage.delete(name)
         written.clear()
+        _require_consent(person)  # again, in the transaction: consent may have been withdrawn meanwhile
         digests = [item.image.digest for item in accepted]
         if FaceSample.objects.filter(person=person, digest__in=digests).exists():
             raise DuplicatePhoto()  # a concurrent request enrolled the same photo
         samples = []
         for item in accepted:
             sample = _new_sample(person, item, source=source, enrolled_by=enrolled_by)
-            sample.image.save(item.image.digest, ContentFile(item.jpeg), save=False)
-            written.append(sample.image.name)
+            if settings.FACES_KEEP_PHOTOS:
+                sample.image.save(item.image.digest, ContentFile(item.jpeg), save=False)
+                written.append(sample.image.name)
             sample.save()
             samples.append(sample)
         on_commit(after_commit)
@@ -370,12 +385,15 @@ def face_sample_delete(*, sample: FaceSample) -> None:
 def reembed_samples(samples, *, progress: Callable[[FaceSample, str | None], None] | None = None) -> tuple[int, int]:
     """Recompute embeddings with the current pipeline; return (re-embedded, failed).
 
-    A sample that fails keeps its old embedding (and so drops out of a gallery of another pipeline).
+    A sample that fails keeps its old embedding (and so drops out of a gallery of another pipeline), as
+    does one without a photo (FACES_KEEP_PHOTOS off): there is nothing to re-embed it from.
     """
     done = failed = 0
     for sample in samples:
         problem = None
         try:
+            if not sample.image:
+                raise FileNotFoundError("no photo kept, only the template")
             with sample.image.open("rb") as handle:
                 faces = detect_faces(decode_upload(handle.read()), remember=True)
             if len(faces) != 1:

@@ -37,8 +37,16 @@ def resume_face_jobs() -> int:
 
 
 @shared_task
-def purge_face_jobs() -> list[int]:
-    """Delete finished jobs past FACES["JOB_DAYS"] and orphaned staged photos."""
-    from faces.jobs import purge_face_jobs as purge
+def purge_face_jobs() -> dict[str, int]:
+    """The old name of attendx.tasks.purge (which now purges face jobs too), for messages already queued."""
+    from attendx.tasks import purge
 
-    return list(purge())
+    return purge()
+
+
+@shared_task
+def carry_out_cache_purges() -> int:
+    """Delete the Redis copies an erasure could not delete while Redis was down (faces.erasure)."""
+    from faces.erasure import carry_out_pending_purges
+
+    return carry_out_pending_purges()

@@ -12,7 +12,10 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.audit import audit
+from accounts.consent import current_consent, text_in_force
 from accounts.decorators import staff_required
+from accounts.models import AuditAction
 from attendx import unavailable
 from attendx.body_limits import body_limit
 from attendx.forms import error_status, error_text
@@ -65,6 +68,8 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
         "form": form,
         "samples": person.face_samples.all(),
         "self_service": person == request.user,
+        "consent": current_consent(person),
+        "consent_text": text_in_force(),
         "max_upload_mb": settings.FACES["MAX_UPLOAD_BYTES"] // (1024 * 1024),
     }
     if request.method != "POST":
@@ -152,7 +157,9 @@ def _visible_sample(request, sample_id) -> FaceSample:
 
 def sample_image(request, sample_id):
     sample = _visible_sample(request, sample_id)
-    return private_file_response(sample.image, CONTENT_TYPES.get(sample.image_format, "image/jpeg"))
+    response = private_file_response(sample.image, CONTENT_TYPES.get(sample.image_format, "image/jpeg"))
+    audit(action=AuditAction.VIEWED_PHOTO, actor=request.user, subject=sample.person, sample=str(sample.pk))
+    return response
 
 
 @require_POST

@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from attendx import cache as attendx_cache
 from attendx.settings.base import redis_cache
-from tests.factories import UserFactory
+from tests.factories import UserFactory, consented
 
 
 def free_port() -> int:
@@ -239,6 +239,27 @@ def _liveness_off_unless_marked(request, settings):
     presence.forget_local()
     if request.node.get_closest_marker("liveness") is None:
         settings.ATTENDANCE = {**settings.ATTENDANCE, "LIVENESS": "off"}
+
+
+@pytest.fixture(autouse=True)
+def _consent_unless_marked(request):
+    """Everyone created during a test has consented to face recognition (accounts.consent), as enrollment
+    requires; tests marked ``without_consent`` (tests/accounts/test_consent.py) start from nobody's."""
+    from django.db.models.signals import post_save
+
+    from accounts.models import Role, User
+
+    if request.node.get_closest_marker("without_consent") is not None:
+        yield
+        return
+
+    def consent_on_creation(sender, instance, created, raw=False, **kwargs):
+        if created and not raw and instance.role != Role.KIOSK:
+            consented(instance)
+
+    post_save.connect(consent_on_creation, sender=User, dispatch_uid="tests-consent", weak=False)
+    yield
+    post_save.disconnect(sender=User, dispatch_uid="tests-consent")
 
 
 @pytest.fixture(autouse=True)

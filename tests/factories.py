@@ -3,7 +3,8 @@ import io
 import factory
 from PIL import Image
 
-from accounts.models import Role, User
+from accounts.models import ConsentMethod, ConsentText, Role, User
+from faces import crypto
 from faces.models import FaceSample
 
 PASSWORD = "correct horse battery staple"
@@ -43,7 +44,7 @@ class FaceSampleFactory(factory.django.DjangoModelFactory):
     image = factory.django.FileField(filename="face.jpg", data=tiny_jpeg())
     image_format = "JPEG"
     digest = factory.Sequence(lambda n: f"{n:064x}")
-    embedding = b"\x00\x00\x80\x3f\x00\x00\x00\x00"  # float32 [1, 0]
+    embedding = factory.LazyFunction(lambda: crypto.encrypt(b"\x00\x00\x80\x3f\x00\x00\x00\x00"))  # float32 [1, 0]
     dimensions = 2
     model_name = "Dlib"
     detector_backend = "dlib"
@@ -52,3 +53,16 @@ class FaceSampleFactory(factory.django.DjangoModelFactory):
     face_size = 8
     sharpness = 50.0
     brightness = 100.0
+
+
+def consented(person, *, text=None):
+    """``person`` with an on-screen consent of their own to ``text`` (the text in force, v1 if none), unaudited."""
+    text = (
+        text
+        or ConsentText.objects.order_by("-version").first()
+        or ConsentText.objects.create(version=1, body="Test consent text.")
+    )
+    person.consents.get_or_create(
+        text=text, withdrawn_at=None, defaults={"giver_name": str(person), "method": ConsentMethod.SCREEN}
+    )
+    return person

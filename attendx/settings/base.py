@@ -121,6 +121,8 @@ KIOSK_ALLOWED_URL_NAMES = [
     "kiosk-locked",
     "api-check-in",
     "api-v1:check-in",
+    "api-v1:check-in-pin",
+    "api-v1:check-in-qr",
     "api-device-me",
     "api-device-unlock",
 ]
@@ -250,11 +252,13 @@ def _schedule(name: str, default: str):
 CELERY_BEAT_SCHEDULE = {
     name: {"task": task, "schedule": schedule}
     for name, task, schedule in [
-        ("purge-check-ins", "attendance.tasks.purge_check_ins", _schedule("PURGE_CHECK_INS", "30 3 * * *")),
+        # Hourly, so nothing outlives its RETENTION limit by more than an hour (SCHEDULE_PURGE_CHECK_INS is
+        # the old name of SCHEDULE_PURGE).
+        ("purge", "attendx.tasks.purge", _schedule("PURGE", env("SCHEDULE_PURGE_CHECK_INS", default="15 * * * *"))),
         ("clear-sessions", "accounts.tasks.clear_expired_sessions", _schedule("CLEAR_SESSIONS", "45 3 * * *")),
-        ("purge-face-jobs", "faces.tasks.purge_face_jobs", _schedule("PURGE_FACE_JOBS", "0 4 * * *")),
         ("resume-face-jobs", "faces.tasks.resume_face_jobs", _schedule("RESUME_FACE_JOBS", "120")),
         ("resume-webhooks", "attendance.tasks.resume_webhook_deliveries", _schedule("RESUME_WEBHOOKS", "60")),
+        ("cache-purges", "faces.tasks.carry_out_cache_purges", _schedule("CACHE_PURGES", "60")),
     ]
     if schedule is not None
 }
@@ -385,6 +389,12 @@ FACES = {
     "JOB_DAYS": env.int("FACES_JOB_DAYS", default=30),
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = FACES["MAX_UPLOAD_BYTES"] + 1
+# Face templates and photos are encrypted at rest (faces.crypto) with these Fernet keys, comma-separated,
+# newest first; kept out of the database. Only local and test settings fall back to a key file in var/.
+FACES_ENCRYPTION_KEYS = env.list("FACES_ENCRYPTION_KEYS", default=[])
+FACES_ENCRYPTION_KEY_FILE = None
+# Off: enrollment keeps only the encrypted template, never the photo (nothing to re-embed from).
+FACES_KEEP_PHOTOS = env.bool("FACES_KEEP_PHOTOS", default=True)
 # Request bodies (attendx.body_limits): pages accept this much; check-ins one photo, enrollment a batch.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=2_621_440)
 # Room for the multipart framing and the other fields of a form around its photos.
@@ -410,14 +420,10 @@ LIVENESS = {
 ATTENDANCE = {
     # Check-in opens this many minutes before a session starts.
     "CHECK_IN_OPENS_MINUTES_BEFORE": env.int("ATTENDANCE_CHECK_IN_OPENS_MINUTES_BEFORE", default=15),
-    # Faces in the review band wait this long for a staff decision; their frames are then deleted.
-    "REVIEW_HOURS": env.int("ATTENDANCE_REVIEW_HOURS", default=24),
     # Requests per device: idle, the kiosk page sends a burst every 1.5 s (40/m); while it waits for
     # agreement or a challenge, one after another (about 2 a second).
     "CHECK_IN_RATE": env("ATTENDANCE_CHECK_IN_RATE", default="150/m"),
     "REPORT_CACHE_TTL": env.int("ATTENDANCE_REPORT_CACHE_TTL", default=300),
-    # Answers to an Idempotency-Key are kept this long.
-    "IDEMPOTENCY_HOURS": env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24),
     # Agreement across frames (attendance.agreement): a face mark needs AGREE_FRAMES distinct frames
     # accepting the person among the device's last AGREE_OF_LAST within AGREE_SECONDS.
     "AGREE_FRAMES": env.int("ATTENDANCE_AGREE_FRAMES", default=2),
@@ -425,8 +431,6 @@ ATTENDANCE = {
     "AGREE_SECONDS": env.float("ATTENDANCE_AGREE_SECONDS", default=5.0),
     # Frames one check-in request may carry (a kiosk sends a short burst).
     "BURST_MAX_FRAMES": env.int("ATTENDANCE_BURST_MAX_FRAMES", default=6),
-    # The evidence of a face mark (the face crop, distances, agreeing frames) is kept this long.
-    "EVIDENCE_DAYS": env.int("ATTENDANCE_EVIDENCE_DAYS", default=30),
     # Liveness of kiosks and cameras unless a device sets its own (accounts.Liveness): off, passive
     # (a challenge when unsure) or challenge. A challenge must be done within LIVENESS_CHALLENGE_SECONDS;
     # the judge sees a face's last LIVENESS_FRAMES frames within LIVENESS_SECONDS. Attempts judged not
@@ -447,6 +451,33 @@ ATTENDANCE = {
     # holds this many frames (workers down or too few: nothing piles up).
     "CAMERA_FRAME_MAX_AGE_SECONDS": env.float("ATTENDANCE_CAMERA_FRAME_MAX_AGE_SECONDS", default=4.0),
     "CAMERA_FRAME_BACKLOG": env.int("ATTENDANCE_CAMERA_FRAME_BACKLOG", default=64),
+    # Check-in without a face (attendance.fallback): attempts per device, by PIN or QR card together; after
+    # FALLBACK_MAX_FAILURES wrong PINs a person's PIN is locked for FALLBACK_LOCK_MINUTES, doubling with
+    # each further wrong PIN up to FALLBACK_LOCK_MAX_MINUTES.
+    "FALLBACK_RATE": env("ATTENDANCE_FALLBACK_RATE", default="30/m"),
+    "FALLBACK_MAX_FAILURES": env.int("ATTENDANCE_FALLBACK_MAX_FAILURES", default=5),
+    "FALLBACK_LOCK_MINUTES": env.int("ATTENDANCE_FALLBACK_LOCK_MINUTES", default=1),
+    "FALLBACK_LOCK_MAX_MINUTES": env.int("ATTENDANCE_FALLBACK_LOCK_MAX_MINUTES", default=24 * 60),
+}
+
+# How long personal data is kept (attendx.retention, docs/operations.md; the page /privacy/retention/
+# reads these). `manage.py purge` and the hourly beat task delete what is older. The old ATTENDANCE_*
+# variables still work as defaults.
+RETENTION = {
+    # Face samples (photos and templates) of a person whose account was deactivated (User.left_at).
+    "TEMPLATES_AFTER_LEAVING_DAYS": env.int("RETENTION_TEMPLATES_AFTER_LEAVING_DAYS", default=30),
+    # The evidence of a face mark: the face crop, distances, agreeing frames (the mark itself stays).
+    "EVIDENCE_DAYS": env.int("RETENTION_EVIDENCE_DAYS", default=env.int("ATTENDANCE_EVIDENCE_DAYS", default=30)),
+    # A face in the review band waits this long for a staff decision; its frame is then deleted.
+    "REVIEW_FRAME_HOURS": env.int(
+        "RETENTION_REVIEW_FRAME_HOURS", default=env.int("ATTENDANCE_REVIEW_HOURS", default=24)
+    ),
+    # Faces recognised but not judged live (photos, screens), kept for staff to look at.
+    "NOT_LIVE_DAYS": env.int("RETENTION_NOT_LIVE_DAYS", default=env.int("ATTENDANCE_EVIDENCE_DAYS", default=30)),
+    # The answer given to a device's Idempotency-Key, replayed on its retries.
+    "CHECK_IN_ANSWER_HOURS": env.int(
+        "RETENTION_CHECK_IN_ANSWER_HOURS", default=env.int("ATTENDANCE_IDEMPOTENCY_HOURS", default=24)
+    ),
 }
 
 # Webhooks (attendance.webhooks, docs/webhooks.md): one POST may take TIMEOUT_SECONDS; a failed one is

@@ -5,6 +5,8 @@ from .base import BASE_DIR, DATABASES, MONGODB_URI, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-test-only")
+# Without FACES_ENCRYPTION_KEYS, one key kept beside the database, never in it (faces.crypto).
+FACES_ENCRYPTION_KEY_FILE = BASE_DIR / "var" / "faces-encryption.key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if MONGODB_URI:

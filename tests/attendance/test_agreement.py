@@ -195,10 +195,10 @@ def test_evidence_is_purged_after_its_days_and_the_record_stays(kiosk, classroom
     evidence = Evidence.objects.get()
     path = _media_root / evidence.face.name
     assert path.is_file()
-    call_command("purge_check_ins")
+    call_command("purge")
     assert Evidence.objects.exists()
     Evidence.objects.update(created_at=timezone.now() - timedelta(days=31))
-    call_command("purge_check_ins")
+    call_command("purge")
     assert not Evidence.objects.exists() and not path.exists()
     assert Record.objects.count() == 1
 

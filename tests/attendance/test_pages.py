@@ -152,8 +152,8 @@ def test_expired_reviews_are_purged_with_their_frames(classroom, shared_photos, 
     pending = PendingCheckIn.objects.get()
     PendingCheckIn.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     out = io.StringIO()
-    call_command("purge_check_ins", stdout=out)
-    assert "Deleted 1 expired pending check-in" in out.getvalue()
+    call_command("purge", stdout=out)
+    assert "Deleted 1 review frame(s)" in out.getvalue()
     assert not PendingCheckIn.objects.exists()
     assert not pending.frame.storage.exists(pending.frame.name)
 

@@ -207,5 +207,5 @@ def test_attempts_are_purged_with_the_evidence(kiosk, classroom, amy, verdicts, 
     check_in_by_face(frames=burst(amy), device=kiosk)
     path = _media_root / NotLiveAttempt.objects.get().face.name
     NotLiveAttempt.objects.update(seen_at=timezone.now() - timedelta(days=31))
-    call_command("purge_check_ins")
+    call_command("purge")
     assert not NotLiveAttempt.objects.exists() and not path.exists()

@@ -25,8 +25,8 @@ def test_every_scheduled_task_is_a_registered_task():
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
-    assert schedule["purge-check-ins"]["task"] == "attendance.tasks.purge_check_ins"
-    assert schedule["purge-check-ins"]["schedule"] == crontab(minute="30", hour="3")  # daily
+    assert schedule["purge"]["task"] == "attendx.tasks.purge"
+    assert schedule["purge"]["schedule"] == crontab(minute="15")  # hourly
     assert schedule["clear-sessions"]["task"] == "accounts.tasks.clear_expired_sessions"
     assert schedule["resume-face-jobs"]["schedule"] == 120.0
 
@@ -34,12 +34,12 @@ def test_every_scheduled_task_is_a_registered_task():
 def test_the_environment_changes_or_switches_off_an_entry(monkeypatch):
     from attendx.settings.base import _schedule
 
-    monkeypatch.setenv("SCHEDULE_PURGE_CHECK_INS", "15 2 * * 1")
-    assert _schedule("PURGE_CHECK_INS", "30 3 * * *") == crontab(minute="15", hour="2", day_of_week="1")
-    monkeypatch.setenv("SCHEDULE_PURGE_CHECK_INS", "5")
-    assert _schedule("PURGE_CHECK_INS", "30 3 * * *") == 5.0
-    monkeypatch.setenv("SCHEDULE_PURGE_CHECK_INS", "off")
-    assert _schedule("PURGE_CHECK_INS", "30 3 * * *") is None
+    monkeypatch.setenv("SCHEDULE_PURGE", "15 2 * * 1")
+    assert _schedule("PURGE", "15 * * * *") == crontab(minute="15", hour="2", day_of_week="1")
+    monkeypatch.setenv("SCHEDULE_PURGE", "5")
+    assert _schedule("PURGE", "15 * * * *") == 5.0
+    monkeypatch.setenv("SCHEDULE_PURGE", "off")
+    assert _schedule("PURGE", "15 * * * *") is None
 
 
 def test_beat_runs_the_purges_on_the_worker(celery_worker, tmp_path):
@@ -59,8 +59,8 @@ def test_beat_runs_the_purges_on_the_worker(celery_worker, tmp_path):
     old_answer = CheckInRequest.objects.create(device=kiosk, key="k-1", status_code=201, response={})
     CheckInRequest.objects.filter(pk=old_answer.pk).update(created_at=timezone.now() - timedelta(days=2))
     Session.objects.create(session_key="x" * 32, session_data="", expire_date=timezone.now() - timedelta(days=1))
-    every_second = {"SCHEDULE_PURGE_CHECK_INS": "1", "SCHEDULE_CLEAR_SESSIONS": "1"}
-    every_second |= {"SCHEDULE_PURGE_FACE_JOBS": "off", "SCHEDULE_RESUME_FACE_JOBS": "off"}
+    every_second = {"SCHEDULE_PURGE": "1", "SCHEDULE_CLEAR_SESSIONS": "1"}
+    every_second |= {"SCHEDULE_RESUME_FACE_JOBS": "off"}
     with running_beat(schedule_file=tmp_path / "beat-schedule", env=every_second):
         wait_for(
             lambda: not PendingCheckIn.objects.exists() and not Session.objects.exists(),

@@ -19,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from faces.crypto import configured_keys
 from tests.attendance.conftest import classroom, enrolled_people  # noqa: F401 - shared fixtures
 from tests.conftest import FACES_DIR, free_port
 
@@ -137,6 +138,8 @@ def gunicorn_in_production(tmp_path: Path, *, check_deploy: bool = False, extra_
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "DEEPFACE_HOME": str(settings.DEEPFACE_HOME),
         "REDIS_URL": settings.REDIS_URL,
+        # Production has no key file: it gets the test's keys, which encrypted the faces enrolled here.
+        "FACES_ENCRYPTION_KEYS": ",".join(key.decode() for key in configured_keys()),
         # The test's liveness mode (off unless the test is marked `liveness`): still photos are never live.
         "ATTENDANCE_LIVENESS": settings.ATTENDANCE["LIVENESS"],
         **(extra_env or {}),

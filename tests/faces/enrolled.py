@@ -1,5 +1,6 @@
 """Shared photos enrolled straight into the database with their session-scoped embeddings (no engine)."""
 
+from faces import crypto
 from faces.selectors import bump_gallery_generation
 from faces.services import current_pipeline
 from tests.factories import FaceSampleFactory, UserFactory
@@ -24,7 +25,7 @@ def enroll_shared(shared_photos, identities=None, *, people=None) -> dict:
         FaceSampleFactory(
             person=people[photo.identity],
             digest=photo.digest,
-            embedding=photo.faces[0].embedding.astype("<f4").tobytes(),
+            embedding=crypto.encrypt(photo.faces[0].embedding.astype("<f4").tobytes()),
             dimensions=len(photo.faces[0].embedding),
             model_name=pipeline.model_name,
             detector_backend=pipeline.detector_backend,

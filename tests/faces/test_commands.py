@@ -16,6 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def run(name, *args):
     out = StringIO()
     options = [] if name == "identify" else ["--no-progress"]
+    if name == "enroll_faces":
+        User.objects.get_or_create(username="operator", defaults={"role": "staff"})
+        options += ["--consent-on-file", "--operator", "operator"]
     call_command(name, *args, *options, stdout=out, stderr=StringIO())
     return out.getvalue()
 

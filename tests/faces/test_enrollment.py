@@ -64,7 +64,7 @@ def test_enroll_a_photo(member, embedding_cache, _media_root):
     assert sample.pipeline_version == current_pipeline().pipeline_version
     assert sample.vector.shape == (128,)
     assert sample.face_size > 80 and sample.sharpness > 0
-    stored = (_media_root / sample.image.name).read_bytes()
+    stored = sample.image.storage.open(sample.image.name).read()
     assert stored != photo.data and sample.image_format == "JPEG" and sample.image.name.endswith(".jpg")
     assert variants.as_image(stored).size == (947, 1280)  # shrunk from 1382x1868 to MAX_SIDE
 
@@ -77,7 +77,7 @@ def test_the_stored_photo_is_the_decoded_pixels_without_what_was_hidden_in_the_u
     assert len(variants.injected_bytes_in(trapped)) == 5
     [sample] = enroll(member, trapped)
     assert sample.digest == hashlib.sha256(trapped).hexdigest()  # the cache key is still the upload's
-    stored = (_media_root / sample.image.name).read_bytes()
+    stored = sample.image.storage.open(sample.image.name).read()
     assert variants.injected_bytes_in(stored) == []
     assert stored.startswith(b"\xff\xd8") and stored.endswith(b"\xff\xd9")
     reopened = variants.as_image(stored)
@@ -97,7 +97,7 @@ def test_a_6000_px_photo_is_enrolled_from_at_most_1280_px(member, shared_photos,
     assert variants.as_image(huge).size == (6000, 6000)
     [sample] = enroll(member, huge)
     assert model_calls == [(1280, 1280, 3)]
-    assert variants.as_image((_media_root / sample.image.name).read_bytes()).size == (1280, 1280)
+    assert variants.as_image(sample.image.storage.open(sample.image.name).read()).size == (1280, 1280)
 
 
 def test_the_embedding_comes_back_from_the_database_bit_for_bit(member, embedding_cache):

@@ -175,13 +175,14 @@ def test_reembedding_from_the_staff_page(staff_client, people, embedding_cache, 
     assert "nothing to re-embed" in response.content.decode() and FaceJob.objects.count() == 1
 
 
-def test_the_commands_queue_and_follow_their_jobs(tmp_path, embedding_cache, celery_worker):
+def test_the_commands_queue_and_follow_their_jobs(tmp_path, embedding_cache, celery_worker, staff):
     for identity, names in PHOTOS.items():
         (tmp_path / identity).mkdir()
         for name in names:
             (tmp_path / identity / Path(name).name).symlink_to(FACES_DIR / name)
     out = StringIO()
-    call_command("enroll_faces", str(tmp_path), "--queue", "--no-progress", stdout=out, stderr=StringIO())
+    consent = ["--consent-on-file", "--operator", staff.username]
+    call_command("enroll_faces", str(tmp_path), "--queue", "--no-progress", *consent, stdout=out, stderr=StringIO())
     lines = out.getvalue().splitlines()
     assert "amy_adams/rocket.jpg: refused: No face found" in " ".join(lines)
     assert "5 enrolled, 0 already enrolled, 1 refused." in lines

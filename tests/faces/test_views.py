@@ -185,7 +185,7 @@ def test_photos_are_private(client, member, staff, user_factory, shared_photos, 
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     assert response["Cache-Control"] == "private, no-store"
-    assert b"".join(response.streaming_content) == (settings.MEDIA_ROOT / sample.image.name).read_bytes()
+    assert b"".join(response.streaming_content) == sample.image.storage.open(sample.image.name).read()
     assert client.get("/media/" + sample.image.name).status_code == 404
     assert client.get("/faces/samples/abc/image/").status_code == 404
 

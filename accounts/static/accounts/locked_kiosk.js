@@ -156,6 +156,14 @@
       cameraFailed: "The camera could not be opened: check that it is plugged in, then restart the kiosk.",
     });
     if (offline) kiosk.hold(true);
+    window.AttendXKioskFallback.attach({
+      kiosk: kiosk,
+      video: el("kiosk-video"),
+      result: el("kiosk-result"),
+      credentials: "omit",
+      headers: function () { return { Authorization: "Bearer " + token() }; },
+      intercept: troubled,
+    });
   }
 
   // Not paired.

@@ -1,20 +1,15 @@
-"""Delete expired pending check-ins (and their captured frames), evidence older than
-ATTENDANCE["EVIDENCE_DAYS"] (with its face crops; the records stay) and old Idempotency-Key answers.
-
-Run it daily (cron or a scheduler); frames of faces nobody reviewed should not linger.
-"""
+"""Deprecated: the old name of ``manage.py purge`` (attendx.retention), which it runs; the one purge
+deletes everything past its settings.RETENTION limit."""
 
 from django.core.management.base import BaseCommand
 
-from attendance.services import purge_expired
+from attendx.management.commands.purge import describe
+from attendx.retention import purge
 
 
 class Command(BaseCommand):
     help = __doc__
 
     def handle(self, *args, **options):
-        pending, evidence, answers = purge_expired()
-        self.stdout.write(
-            f"Deleted {pending} expired pending check-in(s), the evidence of {evidence} mark(s) "
-            f"and {answers} old idempotency answer(s)."
-        )
+        self.stderr.write("purge_check_ins is deprecated: run `manage.py purge`.")
+        self.stdout.write(describe(purge(), verb="Deleted"))

@@ -186,7 +186,7 @@
 
   const root = document.getElementById("kiosk");
   if (root) {
-    start({
+    const page = start({
       api: root.dataset.api,
       video: document.getElementById("kiosk-video"),
       hint: document.getElementById("kiosk-hint"),
@@ -194,5 +194,8 @@
       button: document.getElementById("kiosk-capture"),
       prompt: document.getElementById("kiosk-prompt"),
     });
+    if (window.AttendXKioskFallback) {
+      window.AttendXKioskFallback.attach({ kiosk: page, video: document.getElementById("kiosk-video"), result: document.getElementById("kiosk-result") });
+    }
   }
 })();
