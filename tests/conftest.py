@@ -19,6 +19,26 @@ from attendx import cache as attendx_cache
 from attendx.settings.base import redis_cache
 from tests.factories import UserFactory, consented
 
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"})
+
+
+def uses_the_database(item) -> bool:
+    """Whether a test can reach the database: pytest-django refuses every query to one that cannot (no
+    django_db mark, no db fixture among the fixtures it needs, directly or through other fixtures)."""
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config, items):
+    """In a module marked ``database_independent`` the tests that cannot reach a database do not depend on
+    which one it is either: the MongoDB pass (MONGODB_URI set, scripts/test.sh) skips them, as they would
+    run exactly as in the SQLite pass. Its tests that use the database run in both passes."""
+    if not os.environ.get("MONGODB_URI"):
+        return
+    once = pytest.mark.skip(reason="database independent: runs once, in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("database_independent") and not uses_the_database(item):
+            item.add_marker(once)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -15,6 +15,8 @@ from attendx.cache import (
     get_redis_client,
 )
 
+pytestmark = pytest.mark.database_independent
+
 
 def every_helper(client):
     """Call each helper once; return what each returned."""

@@ -10,6 +10,8 @@ from faces.calibration import DistanceCounts, NormalTail, calibrate, fpir, prior
 from faces.matching import Decision, Gallery, Thresholds, decide, normalise
 from tests.conftest import read_pairs
 
+pytestmark = pytest.mark.database_independent
+
 DEFAULTS = Thresholds(accept=0.07, review=0.09, margin=0.01, lookalike_margin=0.03)
 
 

@@ -123,6 +123,8 @@ def resident_mib() -> float:
 IMPORT_PROBE = """
 import json, sys
 import faces.detectors
+
+pytestmark = pytest.mark.database_independent
 print(json.dumps({
     "django": any(name.split(".")[0] == "django" for name in sys.modules),
     "yuface": "yuface" in sys.modules,

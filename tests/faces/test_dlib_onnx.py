@@ -15,6 +15,8 @@ from faces.engine import CHIP_PADDING, CHIP_SIZE, Engine, EngineConfig, EngineUn
 from faces.weights import CONVERTED_MODEL, SOURCE_MODEL, install_weights, weights_dir
 from tests.conftest import FACES_DIR, read_manifest
 
+pytestmark = pytest.mark.database_independent
+
 
 @pytest.fixture(scope="module")
 def converted_home(tmp_path_factory) -> Path:

@@ -164,6 +164,8 @@ import numpy as np
 warnings.simplefilter("error", DeprecationWarning)
 before = list(warnings.filters)
 from faces.engine import Engine, EngineConfig
+
+pytestmark = pytest.mark.database_independent
 engine = Engine(EngineConfig(deepface_home=sys.argv[1]))
 lazy = not [name for name in sys.modules if name.split(".")[0] in ("deepface", "dlib", "cv2")]
 faces = engine.detect_and_embed(np.zeros((120, 160, 3), dtype=np.uint8))

@@ -30,6 +30,8 @@ from faces.weights import (
 )
 from tests.faces import spoofs
 
+pytestmark = pytest.mark.database_independent
+
 # Sequences per kind of attack (5 kinds): 120 in all, each of 2 to 8 frames.
 SEQUENCES_PER_ATTACK = 24
 GENUINE_TRACKS = 400

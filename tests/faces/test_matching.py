@@ -5,6 +5,8 @@ import pytest
 
 from faces.matching import NO_MATCH, Decision, Gallery, Match, Thresholds, decide
 
+pytestmark = pytest.mark.database_independent
+
 LIMITS = Thresholds(accept=0.07, review=0.09, margin=0.01)
 
 

@@ -1,8 +1,12 @@
 """Recognition quality on the shared labelled photos, through the configured pipeline and threshold."""
 
+import pytest
+
 from faces.engine import cosine_distance
 from faces.services import configured_thresholds
 from tests.conftest import read_pairs
+
+pytestmark = pytest.mark.database_independent
 
 
 def test_verification_accuracy_at_the_configured_threshold(shared_photos):
