@@ -71,7 +71,15 @@ class PersonViewSet(EditableViewSet):
             "Erased",
             {
                 name: serializers.IntegerField()
-                for name in ("samples", "evidence_crops", "review_frames", "not_live_crops", "files", "cache_keys")
+                for name in (
+                    "samples",
+                    "evidence_crops",
+                    "review_frames",
+                    "not_live_crops",
+                    "files",
+                    "consents_withdrawn",
+                    "cache_keys",
+                )
             }
             | {"cache_purge_pending": serializers.BooleanField()},
         ),

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.audit import audit
-from accounts.models import AuditAction
+from accounts.models import AuditAction, Consent
 from attendance.models import Evidence, NotLiveAttempt, PendingCheckIn
 from attendance.selectors import REPORTS
 from attendx.cache import get_redis_client
@@ -27,6 +27,7 @@ class Erased:
     review_frames: int = 0
     not_live_crops: int = 0
     files: int = 0
+    consents_withdrawn: int = 0
     cache_keys: int = 0
     cache_purge_pending: bool = False
 
@@ -52,8 +53,11 @@ def erase_biometrics(*, person, by=None, reason: str) -> Erased:
 
     Evidence rows of the person's records go whole (the crop, and the digests of the frames that agreed);
     the record keeps its status, time, method and distance. Review frames where the person is the
-    candidate or the runner-up go, as do not-live attempts naming them. Idempotent: erasing again finds
-    nothing and returns zero counts; every call is audited (AuditAction.ERASED), with counts only.
+    candidate or the runner-up go, as do not-live attempts naming them. Their open consents are withdrawn
+    in the same transaction: enrolling them again needs a new consent, and an unfinished bulk job that
+    names them is refused (faces.services.face_enroll checks consent inside its write). Idempotent:
+    erasing again finds nothing and returns zero counts; every call is audited (AuditAction.ERASED),
+    with counts only.
     Files are deleted after the commit; cache keys then too, or later by carry_out_pending_purges().
     """
     after_commit: dict = {}
@@ -90,6 +94,9 @@ def erase_biometrics(*, person, by=None, reason: str) -> Erased:
         ):
             if rows:
                 queryset.filter(pk__in=[row.pk for row in rows]).delete()
+        consents = Consent.objects.filter(person=person, withdrawn_at__isnull=True).update(
+            withdrawn_at=timezone.now(), withdrawn_by=by if getattr(by, "is_authenticated", False) else None
+        )
         purge = None
         patterns = _embedding_patterns(digests)
         if samples or evidence or pending or not_live:
@@ -100,6 +107,7 @@ def erase_biometrics(*, person, by=None, reason: str) -> Erased:
             review_frames=len(pending),
             not_live_crops=len(not_live),
             files=len(files),
+            consents_withdrawn=consents,
         )
         audit(
             action=AuditAction.ERASED,

@@ -8,7 +8,9 @@ the repository; a file that changed is embedded again.
 
 import csv
 import logging
+import os
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,9 +60,12 @@ def store_embeddings(pipeline_version: str, embeddings: Mapping[str, tuple[str, 
     dimensions = next((len(vector) for _, vector in embeddings.values() if vector is not None), 128)
     vectors = [embeddings[name][1] for name in names]
     vectors = [np.full(dimensions, np.nan) if vector is None else vector for vector in vectors]
+    # Written beside the cache and renamed over it: a process reading at the same time sees the old file
+    # or the new one, never half of one.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as handle:
+        with open(partial, "wb") as handle:
             np.savez(
                 handle,
                 pipeline_version=np.array(pipeline_version),
@@ -68,7 +73,9 @@ def store_embeddings(pipeline_version: str, embeddings: Mapping[str, tuple[str, 
                 digests=np.array([embeddings[name][0] for name in names], dtype=str),
                 vectors=np.asarray(vectors, dtype=np.float32).reshape(len(names), dimensions),
             )
+        os.replace(partial, path)
     except OSError as error:
+        partial.unlink(missing_ok=True)
         logger.warning("Cannot cache the prior's embeddings at %s: %s", path, error)
         return False
     return True

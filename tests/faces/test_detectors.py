@@ -17,6 +17,8 @@ from faces.detectors import DetectorUnavailable, YuFaceDetector
 from tests.conftest import FACES_DIR as DATA
 from tests.thread_race import race_in_subprocess
 
+pytestmark = pytest.mark.database_independent
+
 REPO = Path(__file__).resolve().parents[2]
 GROUPS = {"_group/two_people.jpg": 2, "_group/couple.jpg": 2, "_group/multiface.jpg": 6}
 THREAD_PHOTOS = ("angelina_jolie/01.jpg", "_group/multiface.jpg", "barack_obama/01.jpg", "_none/chelsea.png")
@@ -123,8 +125,6 @@ def resident_mib() -> float:
 IMPORT_PROBE = """
 import json, sys
 import faces.detectors
-
-pytestmark = pytest.mark.database_independent
 print(json.dumps({
     "django": any(name.split(".")[0] == "django" for name in sys.modules),
     "yuface": "yuface" in sys.modules,

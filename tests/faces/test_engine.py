@@ -26,6 +26,8 @@ from faces.weights import INSTALL_COMMAND, REQUIRED_WEIGHTS, install_weights
 from tests.conftest import FACES_DIR as DATA
 from tests.thread_race import race_in_subprocess
 
+pytestmark = pytest.mark.database_independent
+
 REPO = Path(__file__).resolve().parents[2]
 # Manifest note: "person in profile behind a camera; frontal detectors (dlib HOG) find no face".
 PROFILE_ONLY = {"_unknown/camera.png"}
@@ -164,8 +166,6 @@ import numpy as np
 warnings.simplefilter("error", DeprecationWarning)
 before = list(warnings.filters)
 from faces.engine import Engine, EngineConfig
-
-pytestmark = pytest.mark.database_independent
 engine = Engine(EngineConfig(deepface_home=sys.argv[1]))
 lazy = not [name for name in sys.modules if name.split(".")[0] in ("deepface", "dlib", "cv2")]
 faces = engine.detect_and_embed(np.zeros((120, 160, 3), dtype=np.uint8))

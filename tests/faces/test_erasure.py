@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.consent import has_consent
 from accounts.models import AuditAction, AuditEvent, User
 from attendance.models import Evidence, Group, NotLiveAttempt, PendingCheckIn, Record
 from attendance.services import check_in_by_face
@@ -21,7 +22,7 @@ from faces import erasure
 from faces.erasure import carry_out_pending_purges, erase_biometrics
 from faces.models import FaceSample, PendingCachePurge
 from faces.selectors import enrolled_gallery
-from faces.services import Photo, current_pipeline, decode_upload, face_enroll, remember_faces
+from faces.services import Photo, PhotosRefused, current_pipeline, decode_upload, face_enroll, remember_faces
 from tests.attendance.conftest import make_session
 from tests.conftest import free_port, missing_key, other_shape_key, redis_at
 from tests.faces import variants
@@ -125,7 +126,7 @@ def test_erasure_deletes_rows_files_and_redis_keys_and_keeps_records(scene, staf
     erased = erase_biometrics(person=scene.person, by=staff, reason="asked by the person")
 
     assert erased == erasure.Erased(
-        samples=2, evidence_crops=1, review_frames=2, not_live_crops=1, files=6, cache_keys=keys
+        samples=2, evidence_crops=1, review_frames=2, not_live_crops=1, files=6, consents_withdrawn=1, cache_keys=keys
     )
     assert person_rows(scene.person) == {"samples": 0, "evidence": 0, "reviews": 0, "not_live": 0, "records": 1}
     other_after = person_rows(scene.other)
@@ -287,6 +288,7 @@ def test_api_erase_staff_gets_the_counts(scene, client, staff):
         "review_frames": 2,
         "not_live_crops": 1,
         "files": 6,
+        "consents_withdrawn": 1,
         "cache_keys": response.json()["cache_keys"],
         "cache_purge_pending": False,
     }
@@ -307,3 +309,13 @@ def test_api_erase_of_nobody_is_404(client, staff, key):
     response = client.post(f"/api/v1/people/{key()}/erase")
     assert response.status_code == 404
     assert not AuditEvent.objects.exists()
+
+
+def test_an_erased_person_needs_a_new_consent_before_any_enrollment(scene, staff, embedding_cache):
+    assert has_consent(scene.person)
+    erase_biometrics(person=scene.person, by=staff, reason="asked by the person")
+    assert not has_consent(scene.person)
+    # What a bulk job queued before the erasure would do next: refused, nothing enrolled again.
+    with pytest.raises(PhotosRefused):
+        face_enroll(person=scene.person, photos=[Photo(embedding_cache["angelina_jolie/05.jpg"].data)])
+    assert not FaceSample.objects.filter(person=scene.person).exists()

@@ -9,6 +9,8 @@ from PIL import Image
 from faces.images import ImageRejected, decode_photo, encode_jpeg
 from tests.faces import variants
 
+pytestmark = pytest.mark.database_independent
+
 LIMITS = {
     "max_bytes": 10 * 1024 * 1024,
     "max_pixels": 64_000_000,
@@ -191,8 +193,6 @@ MEASURE_DECODE = """
 import json, sys
 from pathlib import Path
 from faces.images import ImageRejected, decode_photo
-
-pytestmark = pytest.mark.database_independent
 
 def status(key):
     for line in open("/proc/self/status"):
