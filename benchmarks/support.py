@@ -85,6 +85,16 @@ def closed_redis_url() -> str:
     return f"redis://127.0.0.1:{free_port()}/0"
 
 
+def _face_key(workdir: Path) -> str:
+    """The run's key for encryption at rest (faces.crypto): one per work dir, for this process and its servers."""
+    from cryptography.fernet import Fernet
+
+    path = workdir / "faces-encryption.key"
+    if not path.exists():
+        path.write_bytes(Fernet.generate_key())
+    return path.read_text().strip()
+
+
 def app_env(workdir: Path, redis_url: str) -> dict[str, str]:
     """Production settings (benchmarks.server_settings) on plain HTTP, a temporary database and media."""
     return {
@@ -96,6 +106,7 @@ def app_env(workdir: Path, redis_url: str) -> dict[str, str]:
         "CSRF_COOKIE_SECURE": "false",
         "SQLITE_PATH": str(workdir / "db.sqlite3"),
         "MEDIA_ROOT": str(workdir / "media"),
+        "FACES_ENCRYPTION_KEYS": _face_key(workdir),
         "REDIS_URL": redis_url,
         "LOG_LEVEL": "WARNING",
     }
