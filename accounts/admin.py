@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 
 from accounts.forms import AdminLoginForm, UserAdminChangeForm, UserAdminCreationForm
 from accounts.models import AuditEvent, Consent, ConsentText, Device, DeviceToken, Role, User
-from attendx.admin import BoundedSearchMixin
+from attendx.admin import BoundedSearchMixin, ReadOnlyMixin
 from attendx.forms import ModelKeysField
 
 # The admin's sign-in is slowed down per account like the site's (accounts.lockout).
@@ -97,7 +97,7 @@ class DeviceAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(BoundedSearchMixin, admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyMixin, BoundedSearchMixin, admin.ModelAdmin):
     """The audit trail, for administrators only, and for reading only: a trail that can be edited proves nothing."""
 
     list_display = ("at", "action", "actor_name", "subject_name")
@@ -115,15 +115,6 @@ class AuditEventAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self._is_admin(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConsentText)
@@ -161,7 +152,7 @@ class ConsentTextAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(BoundedSearchMixin, admin.ModelAdmin):
+class ConsentAdmin(ReadOnlyMixin, BoundedSearchMixin, admin.ModelAdmin):
     """The consent records, read-only: they are given on the consent pages or by enroll_faces, and withdrawn
     on the person's pages (withdrawal erases the face data, which the admin must not skip)."""
 
@@ -169,12 +160,3 @@ class ConsentAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_filter = ("method", "given_by", "text")
     list_select_related = ("person", "text", "recorded_by")
     search_fields = ("person__username", "person__first_name", "person__last_name", "giver_name")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -18,6 +18,19 @@ class BoundedSearchMixin:
         return super().get_search_results(request, queryset, search_term[:SEARCH_MAX_CHARS])
 
 
+class ReadOnlyMixin:
+    """An admin that shows rows and never adds, changes or deletes them (audit rows, consent records)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def _view_on_site(request, content_type_id, object_id):
     if not (is_key(content_type_id) and is_key(object_id)):
         raise Http404("No such object.")
