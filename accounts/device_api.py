@@ -1,7 +1,6 @@
 """The API a device calls about itself: pair a kiosk browser with a one-time code, read what it serves,
 and leave locked mode with the staff PIN (docs/devices.md)."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -12,14 +11,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import DeviceTokenAuthentication
 from accounts.devices import PairingRefused, check_exit_pin, pair, revoke_token
-from attendx.ratelimit import ratelimit
-
-
-def _rate(name):
-    def rate(group, request):
-        return settings.DEVICES[name]
-
-    return rate
+from attendx.ratelimit import rate_from_setting, ratelimit
 
 
 class IsDevice(BasePermission):
@@ -137,7 +129,9 @@ def device_unlock(request):
 
 
 # Limits outside DRF: django-ratelimit counts in Redis (attendx.ratelimit), refusing while it is down.
-pair_device = login_not_required(ratelimit(rate=_rate("PAIR_RATE"), key="ip")(pair_device))
-device_unlock = login_not_required(ratelimit(rate=_rate("UNLOCK_RATE"), key="user")(device_unlock))
+pair_device = login_not_required(ratelimit(rate=rate_from_setting("DEVICES", "PAIR_RATE"), key="ip")(pair_device))
+device_unlock = login_not_required(
+    ratelimit(rate=rate_from_setting("DEVICES", "UNLOCK_RATE"), key="user")(device_unlock)
+)
 # Without a token DRF answers 401 in JSON, rather than the sign-in redirect that pages get.
 device_me = login_not_required(device_me)

@@ -29,7 +29,7 @@ from attendx.api.permissions import CanCheckIn
 from attendx.api.querysets import joined, prefetched
 from attendx.api.schema import documented_lookup
 from attendx.api.viewsets import EditableViewSet
-from attendx.ratelimit import ratelimit
+from attendx.ratelimit import rate_from_setting, ratelimit
 from faces.exceptions import ImageRejected
 from faces.matching import Decision
 from faces.services import decode_upload
@@ -368,12 +368,15 @@ class CheckInView(APIView):
 # Check-ins without a face (attendance.fallback): a PIN with the person's username or id, or a QR card.
 
 
-def _fallback_rate(group, request):
-    return settings.ATTENDANCE["FALLBACK_RATE"]
-
-
 # PIN and QR attempts share one count per device: a guesser gains nothing by switching.
-_limited = method_decorator(ratelimit(rate=_fallback_rate, key="user", group="attendance.fallback", store_down="local"))
+_limited = method_decorator(
+    ratelimit(
+        rate=rate_from_setting("ATTENDANCE", "FALLBACK_RATE"),
+        key="user",
+        group="attendance.fallback",
+        store_down="local",
+    )
+)
 
 
 class PinCheckInRequest(serializers.Serializer):

@@ -124,10 +124,12 @@ def ratelimit(*, rate, key="user_or_ip", group=None, method=("POST",), store_dow
     return decorator
 
 
-def rate_from_setting(name: str):
-    """A rate read from settings at request time, so tests and deployments can change it."""
+def rate_from_setting(name: str, key: str | None = None):
+    """A rate read from settings at request time, so tests and deployments can change it: the setting
+    ``name``, or its ``key`` when it is a dict (``rate_from_setting("DEVICES", "PAIR_RATE")``)."""
 
     def rate(group, request):
-        return getattr(settings, name)
+        value = getattr(settings, name)
+        return value if key is None else value[key]
 
     return rate
