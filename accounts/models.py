@@ -51,6 +51,13 @@ class User(AbstractUser):
         blank=True,
         help_text="kiosks and cameras: how faces are checked for a live person; blank: ATTENDANCE['LIVENESS']",
     )
+    # A school's or an employer's own id (pupil number, payroll number): what imports match on.
+    external_id = models.CharField(
+        "external id", max_length=64, unique=True, null=True, blank=True, help_text="e.g. a pupil or payroll number"
+    )
+    contact_email = models.EmailField(
+        "guardian or manager email", blank=True, help_text="told when the person is absent or late (per group)"
+    )
     # When the account was deactivated (the person left): their templates are kept RETENTION days after.
     left_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -64,6 +71,7 @@ class User(AbstractUser):
 
     def save(self, *args, **kwargs):
         self.email = self.email.strip().lower() if self.email else None
+        self.external_id = self.external_id.strip() if self.external_id else None
         self.is_staff = self.role in STAFF_ROLES
         self.is_superuser = self.role == Role.ADMIN
         if self.is_active:

@@ -1,13 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import consent_views, device_views, views
+from accounts import consent_views, device_views, import_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("import/", import_views.import_people, name="import-people"),
     path("devices/", device_views.device_list, name="devices"),
     path("devices/<key:device_id>/", device_views.device_detail, name="device"),
     path("devices/<key:device_id>/tokens/", device_views.device_issue_token, name="device-issue-token"),

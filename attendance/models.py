@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -26,6 +26,24 @@ class Group(models.Model):
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="attendance_groups", blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_groups",
+        help_text="the teacher or manager who runs it; staff see the groups they own, administrators all",
+    )
+    # Notifications (attendance.notifications): to each member's guardian or manager (User.contact_email).
+    notify_absent = models.BooleanField("email when absent", default=False)
+    notify_late = models.BooleanField("email when late", default=False)
+    rate_alert_below = models.PositiveSmallIntegerField(
+        "alert below (%)",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="email the owner when a member's attendance rate falls below this; blank: no alert",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -33,6 +51,67 @@ class Group(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Timetable(models.Model):
+    """A weekly lesson or shift of a group within a term: its sessions are generated ahead
+    (attendance.timetables), skipping holidays."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="timetables")
+    title = models.CharField(max_length=160)
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts_at = models.TimeField("starts at")
+    ends_at = models.TimeField("ends at")
+    location = models.CharField(max_length=120, blank=True)
+    late_after_minutes = models.PositiveSmallIntegerField(default=10)
+    first_day = models.DateField("term starts")
+    last_day = models.DateField("term ends")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["group__name", "weekday", "starts_at"]
+
+    def __str__(self):
+        return f"{self.title}, {self.get_weekday_display()} {self.starts_at:%H:%M}"
+
+    def clean(self):
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A lesson ends after it starts."})
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": "The term ends on or after its first day."})
+
+
+class Holiday(models.Model):
+    """Days without timetabled sessions, for every group: a half-term, a bank holiday."""
+
+    name = models.CharField(max_length=120)
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        ordering = ["first_day"]
+
+    def __str__(self):
+        return f"{self.name} ({self.first_day} to {self.last_day})"
+
+    def clean(self):
+        super().clean()
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": "A holiday ends on or after its first day."})
 
 
 class SessionQuerySet(models.QuerySet):
@@ -54,12 +133,24 @@ class Session(models.Model):
         default=10, help_text="Arrivals more than this many minutes after the start are late."
     )
     location = models.CharField(max_length=120, blank=True)
+    timetable = models.ForeignKey(
+        Timetable,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        help_text="the weekly timetable it was generated from; blank: scheduled on its own",
+    )
 
     objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_at"]
         indexes = [models.Index(fields=["starts_at"]), models.Index(fields=["location", "starts_at"])]
+        constraints = [
+            # Generating a timetable ahead twice (or from two workers) makes each session once.
+            models.UniqueConstraint(fields=["timetable", "starts_at"], name="attendance_one_session_per_slot")
+        ]
 
     def __str__(self):
         return f"{self.title} ({timezone.localtime(self.starts_at):%Y-%m-%d %H:%M})"
@@ -79,6 +170,24 @@ class Status(models.TextChoices):
     PRESENT = "present", "Present"
     LATE = "late", "Late"
     EXCUSED = "excused", "Excused"
+    # Marked absent by hand, with a reason; a person with no record at an ended session is absent too.
+    ABSENT = "absent", "Absent"
+
+
+class AbsenceReason(models.Model):
+    """Why a person was not there: illness, authorised, unauthorised, and any the administrators add.
+    An excusing reason counts the person as excused on the day list and in exports."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    label = models.CharField(max_length=80)
+    excused = models.BooleanField(default=True, help_text="counts the person as excused rather than absent")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
 
 
 class Method(models.TextChoices):
@@ -94,7 +203,13 @@ class Record(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="records")
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance_records")
     status = models.CharField(max_length=16, choices=Status.choices)
-    marked_at = models.DateTimeField(default=timezone.now)
+    # When the person arrived (a manual mark may give it); the time of a later edit is edited_at.
+    marked_at = models.DateTimeField("arrived at", default=timezone.now)
+    checked_out_at = models.DateTimeField(
+        "left at", null=True, blank=True, help_text="a second scan: checked out, or left before the end"
+    )
+    reason = models.ForeignKey(AbsenceReason, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
+    edited_at = models.DateTimeField(null=True, blank=True, help_text="when a staff member last changed it by hand")
     method = models.CharField(max_length=16, choices=Method.choices)
     distance = models.FloatField(null=True, blank=True, help_text="face distance, for face and camera marks")
     device = models.ForeignKey(
@@ -188,6 +303,7 @@ class NotLiveAttempt(models.Model):
 class Change(models.TextChoices):
     MARKED = "marked", "Marked"
     UNMARKED = "unmarked", "Unmarked"
+    CHECKED_OUT = "checked_out", "Checked out"
     APPROVED = "approved", "Approved from review"
     REJECTED = "rejected", "Rejected from review"
 
@@ -199,6 +315,8 @@ class RecordChange(models.Model):
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=16, choices=Change.choices)
     status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    reason = models.CharField(max_length=32, blank=True, help_text="the absence reason's code")
+    note = models.CharField(max_length=200, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     at = models.DateTimeField(default=timezone.now)
 
@@ -434,3 +552,43 @@ class CheckInCredential(models.Model):
 
     def __str__(self):
         return f"check-in credential of {self.person}"
+
+
+class NotificationKind(models.TextChoices):
+    ABSENT = "absent", "Absent"
+    LATE = "late", "Late"
+    DIGEST = "digest", "Daily digest"
+    RATE_ALERT = "rate_alert", "Attendance rate below threshold"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One email to one recipient, sent by the task queue (attendance.notifications) and retried while the
+    mail server fails. Its key makes each notice once: a person's absence at a session, a day's digest."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"], name="attendance_notification_due")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient} ({self.state})"

@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "attendx.body_limits.RequestBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common: the language of the browser (or the one chosen), of LANGUAGES.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -155,9 +157,13 @@ SIGN_IN_THROTTLE_FAILURES = env.int("SIGN_IN_THROTTLE_FAILURES", default=10)
 SIGN_IN_THROTTLE_BASE_SECONDS = env.float("SIGN_IN_THROTTLE_BASE_SECONDS", default=1.0)
 SIGN_IN_THROTTLE_MAX_SECONDS = env.float("SIGN_IN_THROTTLE_MAX_SECONDS", default=300.0)
 
-LANGUAGE_CODE = "en"
+# The organisation's time zone: sessions, late marks and reports are in it (README, "Run it").
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
+# Every page is translated into these; a browser gets the one it prefers (docs/operations.md, "Languages").
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -259,6 +265,14 @@ CELERY_BEAT_SCHEDULE = {
         ("resume-face-jobs", "faces.tasks.resume_face_jobs", _schedule("RESUME_FACE_JOBS", "120")),
         ("resume-webhooks", "attendance.tasks.resume_webhook_deliveries", _schedule("RESUME_WEBHOOKS", "60")),
         ("cache-purges", "faces.tasks.carry_out_cache_purges", _schedule("CACHE_PURGES", "60")),
+        # Timetables (attendance.timetables): sessions generated TIMETABLE_WEEKS_AHEAD weeks ahead.
+        ("timetables", "attendance.tasks.generate_timetables", _schedule("TIMETABLES", "30 2 * * *")),
+        # Notifications (attendance.notifications): absences and late arrivals of the sessions that ended,
+        # the staff digest each morning, rate alerts each evening; unsent email is tried again.
+        ("notify-sessions", "attendance.tasks.notify_ended_sessions", _schedule("NOTIFY_SESSIONS", "300")),
+        ("daily-digest", "attendance.tasks.send_daily_digests", _schedule("DAILY_DIGEST", "0 7 * * *")),
+        ("rate-alerts", "attendance.tasks.send_rate_alerts", _schedule("RATE_ALERTS", "0 18 * * *")),
+        ("resume-notifications", "attendance.tasks.resume_notifications", _schedule("RESUME_NOTIFICATIONS", "120")),
     ]
     if schedule is not None
 }
@@ -458,6 +472,30 @@ ATTENDANCE = {
     "FALLBACK_MAX_FAILURES": env.int("ATTENDANCE_FALLBACK_MAX_FAILURES", default=5),
     "FALLBACK_LOCK_MINUTES": env.int("ATTENDANCE_FALLBACK_LOCK_MINUTES", default=1),
     "FALLBACK_LOCK_MAX_MINUTES": env.int("ATTENDANCE_FALLBACK_LOCK_MAX_MINUTES", default=24 * 60),
+    # A second scan of a person already marked (attendance.services): "workplace" checks them out,
+    # "school" marks them as having left early when it comes before the session's end, "off" ignores it.
+    # Scans within CHECK_OUT_AFTER_MINUTES of the arrival are the same visit and change nothing.
+    "CHECK_OUT_MODE": env("ATTENDANCE_CHECK_OUT_MODE", default="workplace"),
+    "CHECK_OUT_AFTER_MINUTES": env.int("ATTENDANCE_CHECK_OUT_AFTER_MINUTES", default=30),
+    # Timetables: sessions are generated this many weeks ahead (attendance.timetables).
+    "TIMETABLE_WEEKS_AHEAD": env.int("ATTENDANCE_TIMETABLE_WEEKS_AHEAD", default=2),
+}
+
+# Email: notifications go through Django's email backend (SMTP by default), from the Celery worker.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="attendx@localhost")
+NOTIFICATIONS = {
+    # A mail server that refuses is tried again after RETRY_SECONDS, doubling, at most MAX_ATTEMPTS times.
+    "MAX_ATTEMPTS": env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6),
+    "RETRY_SECONDS": env.int("NOTIFICATIONS_RETRY_SECONDS", default=60),
+    # Rate alerts look at this many days of sessions.
+    "RATE_ALERT_DAYS": env.int("NOTIFICATIONS_RATE_ALERT_DAYS", default=28),
 }
 
 # How long personal data is kept (attendx.retention, docs/operations.md; the page /privacy/retention/
