@@ -583,12 +583,13 @@ class Notification(models.Model):
     state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "created_at"], name="attendance_notification_due")]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="attendance_notification_due")]
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.recipient} ({self.state})"

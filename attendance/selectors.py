@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts.models import Role
 from attendance.models import Evidence, Group, NotLiveAttempt, PendingCheckIn, Record, Session, Status
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
@@ -141,6 +142,12 @@ def sessions_for_day(day: date):
 
 def past_sessions(before: date):
     return Session.objects.filter(starts_at__lt=day_start(before))
+
+
+def visible_groups(user):
+    """The groups ``user`` runs: administrators see every group, other staff the groups they own."""
+    groups = Group.objects.all()
+    return groups if user.role == Role.ADMIN else groups.filter(owner=user)
 
 
 def _rate(attended: int, expected: int) -> float | None:

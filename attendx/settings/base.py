@@ -162,8 +162,8 @@ LANGUAGE_CODE = env("LANGUAGE_CODE", default="en")
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 # Every page is translated into these; a browser gets the one it prefers (docs/operations.md, "Languages").
+# Each app keeps its own catalogue, <app>/locale/<language>/LC_MESSAGES/django.po.
 LANGUAGES = [("en", "English"), ("es", "Español")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
