@@ -7,6 +7,7 @@ import json
 import zipfile
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit
 from accounts.consent import consent_history
@@ -118,7 +119,8 @@ def access_archive(*, person, by) -> bytes:
                     "enrolled_at": _when(sample.created_at),
                     "enrolled_by": _name(sample.enrolled_by),
                     "face_box": sample.box,
-                    "template": f"{sample.dimensions} numbers computed by {sample.model_name} from the photo",
+                    "template": _("%(count)d numbers computed by %(model)s from the photo")
+                    % {"count": sample.dimensions, "model": sample.model_name},
                 }
             )
         _write_json(archive, "person.json", _profile(person))
@@ -135,8 +137,10 @@ def access_archive(*, person, by) -> bytes:
                 "requested_by": _name(by),
                 "photos": photos,
                 "missing_photos": missing,
-                "note": "Face templates (the numbers compared at check-in) are derived from the photos; "
-                "they are listed in samples.json and erased with them.",
+                "note": _(
+                    "Face templates (the numbers compared at check-in) are derived from the photos; "
+                    "they are listed in samples.json and erased with them."
+                ),
             },
         )
     audit(action=AuditAction.ACCESS_REQUEST, actor=by, subject=person, photos=len(photos), missing=len(missing))

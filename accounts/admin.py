@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group as AuthGroup
 from django.db import models
 from django.template.response import TemplateResponse
 
@@ -11,6 +12,8 @@ from attendx.forms import ModelKeysField
 
 # The admin's sign-in is slowed down per account like the site's (accounts.lockout).
 admin.site.login_form = AdminLoginForm
+# Roles decide access, not Django's permission groups: the admin shows one "Groups", attendance's.
+admin.site.unregister(AuthGroup)
 
 
 @admin.register(User)
@@ -28,7 +31,7 @@ class UserAdmin(BoundedSearchMixin, DjangoUserAdmin):
         (
             "Role",
             {
-                "fields": ("role", "is_active", "groups", "user_permissions"),
+                "fields": ("role", "is_active"),
                 "description": "The role decides admin access: administrators and staff can sign in here.",
             },
         ),

@@ -4,6 +4,7 @@ Only accounts with the role member are people here; staff and devices are manage
 """
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -42,7 +43,7 @@ class PersonSerializer(serializers.ModelSerializer):
     def validate_email(self, value):
         email = value.strip().lower() if value else None
         if email and User.objects.filter(email=email).exclude(pk=getattr(self.instance, "pk", None)).exists():
-            raise serializers.ValidationError("Somebody has this email address already.")
+            raise serializers.ValidationError(_("Somebody has this email address already."))
         return email
 
     def create(self, validated_data):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import audit
 from accounts.models import STAFF_ROLES, AuditAction, Consent, ConsentGiver, ConsentMethod, ConsentText
@@ -61,14 +62,14 @@ def record_consent(
     """
     text = text or text_in_force()
     if text is None:
-        raise ConsentRefused("No consent text has been published yet: an administrator must publish one first.")
+        raise ConsentRefused(_("No consent text has been published yet: an administrator must publish one first."))
     giver_name = (giver_name or "").strip()
     if given_by not in ConsentGiver.values or method not in ConsentMethod.values:
-        raise ConsentRefused("Say who consented and how.")
+        raise ConsentRefused(_("Say who consented and how."))
     if not giver_name:
-        raise ConsentRefused("Give the name of whoever consented.")
+        raise ConsentRefused(_("Give the name of whoever consented."))
     if method == ConsentMethod.PAPER and getattr(recorded_by, "role", None) not in STAFF_ROLES:
-        raise ConsentRefused("Only staff may record a paper consent form.")
+        raise ConsentRefused(_("Only staff may record a paper consent form."))
 
     def write() -> Consent | None:
         if Consent.objects.filter(person=person, text=text, withdrawn_at__isnull=True).exists():
@@ -84,7 +85,9 @@ def record_consent(
 
     consent = run_in_transaction(write)
     if consent is None:
-        raise ConsentRefused(f"{person} has already consented to version {text.version}.")
+        raise ConsentRefused(
+            _("%(person)s has already consented to version %(version)s.") % {"person": person, "version": text.version}
+        )
     audit(
         action=AuditAction.CONSENT_GIVEN,
         actor=recorded_by,
@@ -121,7 +124,7 @@ def withdraw_consent(*, person, by) -> Withdrawal:
 
     count = run_in_transaction(write)
     if not count:
-        raise ConsentRefused(f"{person} has no consent to withdraw.")
+        raise ConsentRefused(_("%(person)s has no consent to withdraw.") % {"person": person})
     erasure = erase_biometrics(person=person, by=by, reason="consent withdrawn")
     audit(action=AuditAction.CONSENT_WITHDRAWN, actor=by, subject=person, consents=count)
     return Withdrawal(consents=count, erasure=erasure)

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -44,7 +45,7 @@ def consent_self(request):
         messages.error(request, error_text(form))
         return render(request, "accounts/consent_self.html", context, status=400)
     if form.cleaned_data["version"] != text.version:
-        messages.error(request, "The consent text changed while you were reading it: please read this version.")
+        messages.error(request, _("The consent text changed while you were reading it: please read this version."))
         return render(request, "accounts/consent_self.html", context, status=409)
     by_guardian = form.cleaned_data["given_by"] == ConsentGiver.GUARDIAN
     try:
@@ -59,7 +60,8 @@ def consent_self(request):
     except ConsentRefused as error:
         messages.info(request, error.message)
         return redirect("faces:enroll-self")
-    messages.success(request, f"Thank you: your consent to version {text.version} is recorded.")
+    thanks = _("Thank you: your consent to version %(version)s is recorded.") % {"version": text.version}
+    messages.success(request, thanks)
     return redirect("faces:enroll-self")
 
 
@@ -84,7 +86,11 @@ def consent_paper(request, person_id):
     except ConsentRefused as error:
         messages.error(request, error.message)
         return back
-    messages.success(request, f"A signed paper consent of {person} is recorded, by {request.user}.")
+    messages.success(
+        request,
+        _("A signed paper consent of %(person)s is recorded, by %(staff)s.")
+        % {"person": person, "staff": request.user},
+    )
     return back
 
 
@@ -94,14 +100,16 @@ def _withdraw_page(request, person, *, back_url):
     if request.method == "GET":
         return render(request, "accounts/consent_withdraw.html", context)
     if not form.is_valid():
-        messages.error(request, "Tick the box to confirm: the face photos are erased at once.")
+        messages.error(request, _("Tick the box to confirm: the face photos are erased at once."))
         return render(request, "accounts/consent_withdraw.html", context, status=400)
     try:
         withdraw_consent(person=person, by=request.user)
     except ConsentRefused as error:
         messages.error(request, error.message)
         return render(request, "accounts/consent_withdraw.html", context, status=409)
-    messages.success(request, f"Consent withdrawn: the face photos and templates of {person} are erased.")
+    messages.success(
+        request, _("Consent withdrawn: the face photos and templates of %(person)s are erased.") % {"person": person}
+    )
     return redirect(back_url)
 
 

@@ -3,6 +3,8 @@ and leave locked mode with the staff PIN (docs/devices.md)."""
 
 from django.contrib.auth.decorators import login_not_required
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -15,7 +17,7 @@ from attendx.ratelimit import rate_from_setting, ratelimit
 
 
 class IsDevice(BasePermission):
-    message = "Only a device, with its token, may call this."
+    message = gettext_lazy("Only a device, with its token, may call this.")
 
     def has_permission(self, request, view):
         return getattr(request._request, "device", None) is not None
@@ -80,11 +82,11 @@ def _refused(status: int, code: str, detail: str) -> Response:
 def pair_device(request):
     form = PairSerializer(data=request.data)
     if not form.is_valid():
-        return _refused(400, "bad_code", "Send the pairing code as `code`.")
+        return _refused(400, "bad_code", _("Send the pairing code as `code`."))
     try:
         device, issued = pair(code=form.validated_data["code"])
     except PairingRefused as refused:
-        return _refused(400, "bad_code", refused.message)
+        return _refused(400, "bad_code", str(refused.message))
     return Response({"token": issued.secret, "device": describe(device)}, status=201)
 
 
@@ -121,9 +123,9 @@ def device_unlock(request):
     form = PinSerializer(data=request.data)
     device = request.auth
     if not device.exit_pin:
-        return _refused(403, "no_pin", "This device has no staff PIN: staff revoke its token on its page.")
+        return _refused(403, "no_pin", _("This device has no staff PIN: staff revoke its token on its page."))
     if not form.is_valid() or not check_exit_pin(device=device, pin=form.validated_data["pin"]):
-        return _refused(403, "wrong_pin", "That PIN is not right.")
+        return _refused(403, "wrong_pin", _("That PIN is not right."))
     revoke_token(token=request._request.device_token)
     return Response({"unpaired": True})
 

@@ -5,12 +5,14 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Device, DeviceKind, Liveness
 from attendance.models import Group, Session
 from attendx.forms import ModelKeysField
 
-PIN_RULE = RegexValidator(r"^[0-9]{4,12}$", "Use 4 to 12 digits.", code="bad_pin")
+PIN_RULE = RegexValidator(r"^[0-9]{4,12}$", _("Use 4 to 12 digits."), code="bad_pin")
 
 
 class SessionKeysField(ModelKeysField):
@@ -21,36 +23,39 @@ class SessionKeysField(ModelKeysField):
 class DeviceForm(forms.Form):
     """A device's settings. The exit PIN is required on a new kiosk; when editing, blank keeps it."""
 
-    name = forms.CharField(max_length=80, help_text="unique, e.g. Front desk")
-    kind = forms.ChoiceField(choices=DeviceKind.choices, initial=DeviceKind.KIOSK)
-    location = forms.CharField(max_length=120, required=False)
+    name = forms.CharField(label=_("Name"), max_length=80, help_text=_("unique, e.g. Front desk"))
+    kind = forms.ChoiceField(label=_("Kind"), choices=DeviceKind.choices, initial=DeviceKind.KIOSK)
+    location = forms.CharField(label=_("Location"), max_length=120, required=False)
     groups = ModelKeysField(
+        label=_("Groups"),
         queryset=Group.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="it serves these groups' sessions",
+        help_text=_("it serves these groups' sessions"),
     )
     sessions = SessionKeysField(
+        label=_("Sessions"),
         queryset=Session.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="and these sessions; with no group and no session chosen, it serves every session",
+        help_text=_("and these sessions; with no group and no session chosen, it serves every session"),
     )
     liveness = forms.ChoiceField(
-        choices=[("", "The site's default"), *Liveness.choices],
+        label=_("Liveness"),
+        choices=[("", _("The site's default")), *Liveness.choices],
         required=False,
-        help_text="how faces are checked for a live person (docs/liveness.md)",
+        help_text=_("how faces are checked for a live person (docs/liveness.md)"),
     )
     exit_pin = forms.CharField(
-        label="Exit PIN",
+        label=_("Exit PIN"),
         required=False,
         validators=[PIN_RULE],
         strip=False,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
-        help_text="4 to 12 digits; staff type it on the kiosk to leave locked mode",
+        help_text=_("4 to 12 digits; staff type it on the kiosk to leave locked mode"),
     )
     exit_pin_again = forms.CharField(
-        label="Exit PIN, again",
+        label=_("Exit PIN, again"),
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
@@ -79,7 +84,7 @@ class DeviceForm(forms.Form):
             .order_by("starts_at")
         )
         if device is not None:
-            self.fields["exit_pin"].help_text = "leave blank to keep the current PIN"
+            self.fields["exit_pin"].help_text = gettext("leave blank to keep the current PIN")
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -87,7 +92,7 @@ class DeviceForm(forms.Form):
         if self.device is not None:
             taken = taken.exclude(pk=self.device.pk)
         if taken.exists():
-            message = "A device called %(name)s exists already."
+            message = gettext("A device called %(name)s exists already.")
             raise forms.ValidationError(message, code="duplicate", params={"name": name})
         return name
 
@@ -95,9 +100,10 @@ class DeviceForm(forms.Form):
         cleaned = super().clean()
         pin, again = cleaned.get("exit_pin", ""), cleaned.get("exit_pin_again", "")
         if "exit_pin" in cleaned and pin != again:
-            self.add_error("exit_pin_again", forms.ValidationError("The two PINs differ.", code="pin_mismatch"))
+            mismatch = forms.ValidationError(gettext("The two PINs differ."), code="pin_mismatch")
+            self.add_error("exit_pin_again", mismatch)
         needs_pin = self.device is None and cleaned.get("kind") == DeviceKind.KIOSK
         if needs_pin and "exit_pin" in cleaned and not pin:
-            message = "A kiosk needs an exit PIN: without it, it cannot leave locked mode."
+            message = gettext("A kiosk needs an exit PIN: without it, it cannot leave locked mode.")
             self.add_error("exit_pin", forms.ValidationError(message, code="required"))
         return cleaned

@@ -14,6 +14,8 @@ from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -23,7 +25,7 @@ from accounts.device_forms import DeviceForm
 from accounts.models import Device, DeviceToken
 from attendx.forms import error_status, error_text
 
-NAME_TAKEN = "That name is taken by another device or its account: choose another."
+NAME_TAKEN = gettext_lazy("That name is taken by another device or its account: choose another.")
 
 
 def _device(device_id) -> Device:
@@ -78,7 +80,9 @@ def device_list(request):
     except IntegrityError:
         form.add_error("name", NAME_TAKEN)
         return _list_page(request, form, status=_refuse(request, form))
-    messages.success(request, f"{device.name} is registered: pair a kiosk browser or issue a token below.")
+    messages.success(
+        request, _("%(device)s is registered: pair a kiosk browser or issue a token below.") % {"device": device.name}
+    )
     return redirect("accounts:device", device_id=device.pk)
 
 
@@ -95,7 +99,7 @@ def device_detail(request, device_id):
     except IntegrityError:
         form.add_error("name", NAME_TAKEN)
         return _detail_page(request, _device(device_id), form=form, status=_refuse(request, form))
-    messages.success(request, f"{device.name} saved.")
+    messages.success(request, _("%(device)s saved.") % {"device": device.name})
     return redirect("accounts:device", device_id=device.pk)
 
 
@@ -119,7 +123,9 @@ def device_revoke_token(request, device_id, token_id):
     device = _device(device_id)
     token = get_object_or_404(DeviceToken, pk=token_id, device=device)
     devices.revoke_token(token=token)
-    messages.success(request, f"Token {token.prefix} revoked: whatever used it is refused from now on.")
+    messages.success(
+        request, _("Token %(prefix)s revoked: whatever used it is refused from now on.") % {"prefix": token.prefix}
+    )
     return redirect("accounts:device", device_id=device.pk)
 
 
@@ -151,5 +157,28 @@ def device_pair(request, device_id):
 @never_cache
 def locked_kiosk(request):
     """The kiosk in locked mode. The page holds no secret: the browser keeps its device token in
-    localStorage and calls the device API with it (accounts/static/accounts/locked_kiosk.js)."""
-    return render(request, "accounts/locked_kiosk.html")
+    localStorage and calls the device API with it (accounts/static/accounts/locked_kiosk.js). The script's
+    words come with the page, in the reader's language."""
+    return render(request, "accounts/locked_kiosk.html", {"kiosk_text": locked_kiosk_text()})
+
+
+def locked_kiosk_text() -> dict[str, str]:
+    """What locked_kiosk.js says; it puts the numbers in place of %(seconds)s and %(time)s."""
+    return {
+        "unpaired": _("This kiosk is no longer paired. Staff: pair it again from its page in AttendX."),
+        "until": _("until %(time)s"),
+        "noSession": _("No session is open right now."),
+        "noCamera": _("No camera here: this kiosk cannot check anyone in."),
+        "cameraFailed": _("The camera could not be opened: check that it is plugged in, then restart the kiosk."),
+        "retryIn": _("in %(seconds)s s"),
+        "pairUnreachable": _("Cannot reach AttendX: try again in a moment."),
+        "pairWait": _("Too many attempts: wait %(seconds)s seconds, then try again."),
+        "pairFailed": _("That code did not work."),
+        "typeCode": _("Type the code shown on the device's page."),
+        "unlocked": _("Unlocked: leaving the kiosk."),
+        "pinWait": _("Too many tries: wait %(seconds)s seconds."),
+        "wrongPin": _("Wrong PIN: the kiosk stays locked."),
+        "cannotUnlock": _("The kiosk cannot be unlocked."),
+        "pinUnreachable": _("Cannot reach AttendX: try again when it is back."),
+        "typePin": _("Type the staff PIN."),
+    }

@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Device, DeviceKind, DeviceToken, PairingCode, Role, User
 
@@ -25,7 +26,7 @@ CODE_LENGTH = 8
 
 
 class PairingRefused(Exception):
-    message = "That code is wrong, used or expired. Ask staff for a new one on the device's page."
+    message = gettext_lazy("That code is wrong, used or expired. Ask staff for a new one on the device's page.")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AdminUserCreationForm, AuthenticationForm, UserChangeForm
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.lockout import reserve_sign_in_attempt
 from accounts.models import User
@@ -22,16 +24,20 @@ class ThrottledSignInMixin:
             if self.sign_in_wait is not None:
                 seconds = self.sign_in_wait.seconds
                 raise ValidationError(
-                    "Too many failed sign-in attempts for this account. Try again in %(wait)s.",
+                    ngettext(
+                        "Too many failed sign-in attempts for this account. Try again in %(wait)s second.",
+                        "Too many failed sign-in attempts for this account. Try again in %(wait)s seconds.",
+                        seconds,
+                    ),
                     code="throttled",
-                    params={"wait": f"{seconds} second{'' if seconds == 1 else 's'}"},
+                    params={"wait": seconds},
                 )
         return super().clean()
 
 
 class LoginForm(ThrottledSignInMixin, AuthenticationForm):
     username = forms.CharField(
-        label="Username or email",
+        label=_("Username or email"),
         max_length=254,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )

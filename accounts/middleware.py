@@ -3,14 +3,16 @@ and kiosk accounts may reach the check-in pages and nothing else."""
 
 from django.conf import settings
 from django.http import HttpResponseForbidden, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.devices import authenticate_token
 
-BAD_TOKEN = "Send a valid device token: `Authorization: Bearer atx_...`. It may have been revoked."  # noqa: S105 - a message
+BAD_TOKEN = gettext_lazy("Send a valid device token: `Authorization: Bearer atx_...`. It may have been revoked.")
 
 
 def bad_token_response() -> JsonResponse:
-    response = JsonResponse({"error": "bad_token", "detail": BAD_TOKEN}, status=401)
+    response = JsonResponse({"error": "bad_token", "detail": str(BAD_TOKEN)}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="attendx"'
     return response
 
@@ -55,5 +57,5 @@ class KioskRestrictionMiddleware:
         if request.resolver_match.view_name in settings.KIOSK_ALLOWED_URL_NAMES:
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse({"error": "forbidden", "detail": "Devices can only submit check-ins."}, status=403)
-        return HttpResponseForbidden("Kiosk accounts can only submit check-ins.")
+            return JsonResponse({"error": "forbidden", "detail": _("Devices can only submit check-ins.")}, status=403)
+        return HttpResponseForbidden(_("Kiosk accounts can only submit check-ins."))

@@ -6,13 +6,14 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Administrator"
-    STAFF = "staff", "Staff"
-    MEMBER = "member", "Member"
-    KIOSK = "kiosk", "Kiosk device"
+    ADMIN = "admin", _("Administrator")
+    STAFF = "staff", _("Staff")
+    MEMBER = "member", _("Member")
+    KIOSK = "kiosk", _("Kiosk device")
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
@@ -21,9 +22,9 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.STAFF})
 class Liveness(models.TextChoices):
     """How a device proves a face is a live person (docs/liveness.md)."""
 
-    OFF = "off", "Off"
-    PASSIVE = "passive", "Passive, with a challenge when unsure"
-    CHALLENGE = "challenge", "Always a challenge"
+    OFF = "off", _("Off")
+    PASSIVE = "passive", _("Passive, with a challenge when unsure")
+    CHALLENGE = "challenge", _("Always a challenge")
 
 
 class AttendXUserManager(UserManager):
@@ -43,20 +44,25 @@ class User(AbstractUser):
     """
 
     # Unique when given; members such as pupils may have no address at all.
-    email = models.EmailField("email address", unique=True, null=True, blank=True)
+    email = models.EmailField(_("email address"), unique=True, null=True, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     liveness = models.CharField(
         max_length=16,
         choices=Liveness.choices,
         blank=True,
-        help_text="kiosks and cameras: how faces are checked for a live person; blank: ATTENDANCE['LIVENESS']",
+        help_text=_("kiosks and cameras: how faces are checked for a live person; blank: ATTENDANCE['LIVENESS']"),
     )
     # A school's or an employer's own id (pupil number, payroll number): what imports match on.
     external_id = models.CharField(
-        "external id", max_length=64, unique=True, null=True, blank=True, help_text="e.g. a pupil or payroll number"
+        _("external id"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("e.g. a pupil or payroll number"),
     )
     contact_email = models.EmailField(
-        "guardian or manager email", blank=True, help_text="told when the person is absent or late (per group)"
+        _("guardian or manager email"), blank=True, help_text=_("told when the person is absent or late (per group)")
     )
     # When the account was deactivated (the person left): their templates are kept RETENTION days after.
     left_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -117,8 +123,8 @@ class SessionCacheEpoch(models.Model):
 
 
 class DeviceKind(models.TextChoices):
-    KIOSK = "kiosk", "Kiosk (a browser with a webcam)"
-    CAMERA = "camera", "IP camera"
+    KIOSK = "kiosk", _("Kiosk (a browser with a webcam)")
+    CAMERA = "camera", _("IP camera")
 
 
 class Device(models.Model):
@@ -127,15 +133,15 @@ class Device(models.Model):
 
     name = models.CharField(max_length=80, unique=True)
     kind = models.CharField(max_length=16, choices=DeviceKind.choices, default=DeviceKind.KIOSK)
-    location = models.CharField(max_length=120, blank=True, help_text="where it stands, e.g. Main entrance")
+    location = models.CharField(max_length=120, blank=True, help_text=_("where it stands, e.g. Main entrance"))
     groups = models.ManyToManyField(
-        "attendance.Group", blank=True, related_name="devices", help_text="it serves these groups' sessions"
+        "attendance.Group", blank=True, related_name="devices", help_text=_("it serves these groups' sessions")
     )
     sessions = models.ManyToManyField(
-        "attendance.Session", blank=True, related_name="devices", help_text="and these sessions"
+        "attendance.Session", blank=True, related_name="devices", help_text=_("and these sessions")
     )
     account = models.OneToOneField(User, on_delete=models.PROTECT, related_name="device", editable=False)
-    exit_pin = models.CharField(max_length=128, blank=True, editable=False, help_text="hashed; blank: none set")
+    exit_pin = models.CharField(max_length=128, blank=True, editable=False, help_text=_("hashed; blank: none set"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
@@ -172,7 +178,7 @@ class DeviceToken(models.Model):
     """A device's bearer credential. Only its SHA-256 is stored: the token is shown once, when issued."""
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="tokens")
-    prefix = models.CharField(max_length=16, help_text="the token's public part, to tell tokens apart")
+    prefix = models.CharField(max_length=16, help_text=_("the token's public part, to tell tokens apart"))
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -215,8 +221,8 @@ class ConsentText(models.Model):
     the one in force (accounts.consent)."""
 
     version = models.PositiveIntegerField(unique=True)
-    title = models.CharField(max_length=160, default="Consent to face recognition for attendance")
-    body = models.TextField(help_text="what is collected, why, for how long, and how to withdraw")
+    title = models.CharField(max_length=160, default=_("Consent to face recognition for attendance"))
+    body = models.TextField(help_text=_("what is collected, why, for how long, and how to withdraw"))
     published_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -230,13 +236,13 @@ class ConsentText(models.Model):
 
 
 class ConsentGiver(models.TextChoices):
-    PERSON = "person", "The person"
-    GUARDIAN = "guardian", "A parent or guardian (minor)"
+    PERSON = "person", _("The person")
+    GUARDIAN = "guardian", _("A parent or guardian (minor)")
 
 
 class ConsentMethod(models.TextChoices):
-    SCREEN = "screen", "On screen"
-    PAPER = "paper", "Signed paper form on file"
+    SCREEN = "screen", _("On screen")
+    PAPER = "paper", _("Signed paper form on file")
 
 
 class Consent(models.Model):
@@ -245,7 +251,7 @@ class Consent(models.Model):
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="consents")
     given_by = models.CharField(max_length=16, choices=ConsentGiver.choices, default=ConsentGiver.PERSON)
-    giver_name = models.CharField(max_length=160, help_text="the name of whoever consented (the guardian's)")
+    giver_name = models.CharField(max_length=160, help_text=_("the name of whoever consented (the guardian's)"))
     method = models.CharField(max_length=16, choices=ConsentMethod.choices)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -253,7 +259,7 @@ class Consent(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="the staff member who recorded a paper form, or the person on screen",
+        help_text=_("the staff member who recorded a paper form, or the person on screen"),
     )
     given_at = models.DateTimeField(default=timezone.now)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
@@ -270,17 +276,17 @@ class Consent(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    VIEWED_PHOTO = "viewed_photo", "Viewed an enrolled face photo"
-    VIEWED_REVIEW_FRAME = "viewed_review_frame", "Viewed a review frame"
-    VIEWED_EVIDENCE = "viewed_evidence", "Viewed an evidence crop"
-    EXPORTED = "exported", "Exported attendance"
-    ERASED = "erased", "Erased biometric data"
-    CONSENT_GIVEN = "consent_given", "Recorded consent"
-    CONSENT_WITHDRAWN = "consent_withdrawn", "Withdrew consent"
-    ACCESS_REQUEST = "access_request", "Downloaded a person's data"
-    KEYS_ROTATED = "keys_rotated", "Re-encrypted face data with the current key"
-    CHECK_IN_PIN_SET = "check_in_pin_set", "Set a check-in PIN"
-    CHECK_IN_QR_ISSUED = "check_in_qr_issued", "Issued a QR check-in card"
+    VIEWED_PHOTO = "viewed_photo", _("Viewed an enrolled face photo")
+    VIEWED_REVIEW_FRAME = "viewed_review_frame", _("Viewed a review frame")
+    VIEWED_EVIDENCE = "viewed_evidence", _("Viewed an evidence crop")
+    EXPORTED = "exported", _("Exported attendance")
+    ERASED = "erased", _("Erased biometric data")
+    CONSENT_GIVEN = "consent_given", _("Recorded consent")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("Withdrew consent")
+    ACCESS_REQUEST = "access_request", _("Downloaded a person's data")
+    KEYS_ROTATED = "keys_rotated", _("Re-encrypted face data with the current key")
+    CHECK_IN_PIN_SET = "check_in_pin_set", _("Set a check-in PIN")
+    CHECK_IN_QR_ISSUED = "check_in_qr_issued", _("Issued a QR check-in card")
 
 
 class AuditEvent(models.Model):
@@ -288,10 +294,10 @@ class AuditEvent(models.Model):
 
     action = models.CharField(max_length=32, choices=AuditAction.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    actor_name = models.CharField(max_length=160, blank=True, help_text="kept when the account is gone")
+    actor_name = models.CharField(max_length=160, blank=True, help_text=_("kept when the account is gone"))
     subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     subject_name = models.CharField(max_length=160, blank=True)
-    detail = models.JSONField(default=dict, blank=True, help_text="what, in counts and ids")
+    detail = models.JSONField(default=dict, blank=True, help_text=_("what, in counts and ids"))
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("import/", import_views.import_people, name="import-people"),
+    path("import/template.csv", import_views.import_template, name="import-template"),
     path("devices/", device_views.device_list, name="devices"),
     path("devices/<key:device_id>/", device_views.device_detail, name="device"),
     path("devices/<key:device_id>/tokens/", device_views.device_issue_token, name="device-issue-token"),

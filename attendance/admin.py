@@ -1,35 +1,105 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from accounts.models import STAFF_ROLES
 from attendance.cameras import camera_device
 from attendance.forms import WebURLField
+from attendance.groups import eligible_members
 from attendance.models import (
+    AbsenceReason,
     Camera,
     CheckInRequest,
     Group,
+    Holiday,
+    Notification,
     PendingCheckIn,
     Record,
     RecordChange,
     Session,
+    Timetable,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
-from attendx.admin import BoundedSearchMixin
-from attendx.forms import ModelKeysField
+from attendance.timetables import delete_timetable, generate_sessions, horizon
+from attendx.admin import BoundedSearchMixin, ReadOnlyMixin
+from attendx.forms import DayField, ModelKeysField
+
+
+class TimetableInline(admin.TabularInline):
+    model = Timetable
+    extra = 0
+    fields = ("title", "weekday", "starts_at", "ends_at", "location", "late_after_minutes", "first_day", "last_day")
 
 
 @admin.register(Group)
 class GroupAdmin(BoundedSearchMixin, admin.ModelAdmin):
-    list_display = ("name", "member_count", "created_at")
+    list_display = ("name", "owner", "member_count", "created_at")
+    list_select_related = ("owner",)
     search_fields = ("name", "description", "members__username", "members__last_name")
     filter_horizontal = ("members",)
     formfield_overrides = {models.ManyToManyField: {"form_class": ModelKeysField}}
+    inlines = [TimetableInline]
 
     @admin.display(description="Members")
     def member_count(self, group):
         return group.members.count()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = get_user_model().objects.filter(role__in=STAFF_ROLES)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "members":
+            kwargs["queryset"] = eligible_members()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_formset(self, request, form, formset, change):
+        """Timetable entries saved here generate their sessions at once, as on the staff pages."""
+        if formset.model is not Timetable:
+            return super().save_formset(request, form, formset, change)
+        entries = formset.save(commit=False)
+        for entry in formset.deleted_objects:
+            delete_timetable(timetable=entry)
+        for entry in entries:
+            if entry.pk is None:
+                entry.created_by = request.user
+            entry.save()
+            generate_sessions(until=horizon(), timetable=entry)
+        return None
+
+
+@admin.register(Holiday)
+class HolidayAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    """Holidays of every group: their days lose their timetabled sessions (those with records stay)."""
+
+    list_display = ("name", "first_day", "last_day")
+    search_fields = ("name",)
+    date_hierarchy = "first_day"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        generate_sessions(until=horizon())
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        generate_sessions(until=horizon())
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        generate_sessions(until=horizon())
+
+
+@admin.register(AbsenceReason)
+class AbsenceReasonAdmin(BoundedSearchMixin, admin.ModelAdmin):
+    list_display = ("label", "code", "excused", "is_active")
+    list_filter = ("excused", "is_active")
+    search_fields = ("code", "label")
 
 
 class RecordInline(admin.TabularInline):
@@ -46,6 +116,21 @@ class SessionAdmin(BoundedSearchMixin, admin.ModelAdmin):
     search_fields = ("title", "group__name", "location")
     date_hierarchy = "starts_at"
     inlines = [RecordInline]
+
+    def get_changeform_initial_data(self, request):
+        """?starts_at= and ?ends_at= as dates and times; the admin's date-and-time widget fails on a string."""
+        initial = super().get_changeform_initial_data(request)
+        for name in ("starts_at", "ends_at"):
+            if name in initial:
+                try:
+                    moment = parse_datetime(str(initial[name]))
+                except ValueError:
+                    moment = None
+                if moment is None or not DayField.FIRST <= moment.date() <= DayField.LAST:
+                    del initial[name]
+                else:
+                    initial[name] = moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+        return initial
 
 
 @admin.register(Record)
@@ -137,3 +222,11 @@ class WebhookDeliveryAdmin(BoundedSearchMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyMixin, BoundedSearchMixin, admin.ModelAdmin):
+    list_display = ("created_at", "kind", "recipient", "subject", "state", "attempts", "sent_at")
+    list_filter = ("kind", "state")
+    search_fields = ("recipient", "subject", "key")
+    date_hierarchy = "created_at"

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -125,11 +125,36 @@ class RecordSerializer(serializers.ModelSerializer):
     person = KeyField(source="person_id")
     marked_by = KeyField(source="marked_by_id", allow_null=True, help_text="staff who marked it by hand, or null")
     device = KeyField(source="device_id", allow_null=True, help_text="the device account that saw the face, or null")
+    reason = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="the absence reason's code, or null"
+    )
+    worked_minutes = serializers.SerializerMethodField(
+        help_text="whole minutes from marked_at (the arrival) to checked_out_at; null until checked out"
+    )
 
     class Meta:
         model = Record
-        fields = ["id", "session", "group", "person", "status", "marked_at", "method", "marked_by", "device", "note"]
+        fields = [
+            "id",
+            "session",
+            "group",
+            "person",
+            "status",
+            "marked_at",
+            "checked_out_at",
+            "worked_minutes",
+            "method",
+            "marked_by",
+            "device",
+            "reason",
+            "note",
+            "edited_at",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
+    def get_worked_minutes(self, record) -> int | None:
+        return selectors.worked_minutes(selectors.arrival_of(record), record.checked_out_at)
 
 
 class RecordFilters(DayRange):
@@ -143,14 +168,15 @@ class RecordViewSet(KeyLookup, viewsets.ReadOnlyModelViewSet):
     """Attendance marks, read only, in session order; ``from`` and ``to`` are the days their sessions start."""
 
     serializer_class = RecordSerializer
-    queryset = Record.objects.select_related("session")
+    queryset = Record.objects.select_related("session", "reason")
 
     def get_queryset(self):
         if self.action != "list":
             return super().get_queryset()
         filters = filters_from(RecordFilters, self.request)
         start, end = filters.get("from"), filters.get("to")
-        records = joined(selectors.records_for_export(group=filters.get("group"), start=start, end=end), "session")
+        records = selectors.records_for_export(group=filters.get("group"), start=start, end=end)
+        records = joined(records, "session", "reason")
         if filters.get("person"):
             records = records.filter(person=filters["person"])
         if filters.get("status"):
@@ -217,7 +243,7 @@ class RecordExportView(APIView):
         filters = filters_from(ExportFilters, request)
         start, end = filters.get("from"), filters.get("to")
         records = selectors.records_for_export(group=filters.get("group"), start=start, end=end)
-        records = joined(records, "session__group", "person", "marked_by")
+        records = joined(records, "session__group", "person", "marked_by", "reason")
         name = f"attendance-{start}-to-{end}.csv" if start else f"attendance-group-{filters['group'].pk}.csv"
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -227,6 +253,7 @@ class RecordExportView(APIView):
             session, person = record.session, record.person
             row = [session.title, session.group.name, _local(session.starts_at), person.username, str(person)]
             row += [record.status, _local(record.marked_at), record.method, str(record.marked_by or "")]
+            row += views.csv_arrival_cells(selectors.record_fields(record))
             writer.writerow([views._csv_cell(value) for value in row])
         group = filters.get("group")
         audit(
@@ -270,7 +297,8 @@ class RecordMade(serializers.Serializer):
     id = serializers.CharField()
     session = serializers.CharField()
     status = serializers.ChoiceField(choices=Status.choices)
-    marked_at = serializers.DateTimeField()
+    marked_at = serializers.DateTimeField(help_text="when the person arrived")
+    checked_out_at = serializers.DateTimeField(allow_null=True, help_text="when they checked out, or null")
     method = serializers.ChoiceField(choices=Method.choices)
 
 
@@ -291,7 +319,7 @@ class FaceAnswer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[(str(d), str(d)) for d in Decision])
     result = serializers.ChoiceField(choices=[(str(r), str(r)) for r in Result])
     person = PersonNamed(allow_null=True)
-    record = RecordMade(required=False, help_text="for checked_in and already_checked_in")
+    record = RecordMade(required=False, help_text="for checked_in, checked_out and already_checked_in")
     agreement = Agreement(required=False, help_text="for faces the matcher accepted")
     liveness = Liveness(required=False)
     message = serializers.CharField()
@@ -346,7 +374,7 @@ class CheckInView(APIView):
             RETRY_AFTER,
         ],
         responses={
-            201: OpenApiResponse(CheckInAnswer, description="at least one face was newly checked in"),
+            201: OpenApiResponse(CheckInAnswer, description="at least one face was newly checked in or checked out"),
             200: OpenApiResponse(
                 CheckInAnswer, description="already checked in, agreeing, unknown, sent to review, or no face"
             ),
@@ -405,14 +433,16 @@ class QrCheckInRequest(serializers.Serializer):
 
 
 class FallbackAnswer(serializers.Serializer):
-    result = serializers.ChoiceField(choices=[(str(Result.CHECKED_IN),) * 2, (str(Result.ALREADY),) * 2])
+    result = serializers.ChoiceField(
+        choices=[(str(result),) * 2 for result in (Result.CHECKED_IN, Result.CHECKED_OUT, Result.ALREADY)]
+    )
     person = PersonNamed()
     record = RecordMade()
     message = serializers.CharField()
 
 
 def _fallback_answer(check_in) -> Response:
-    return Response(check_in.to_json(), status=201 if check_in.created else 200)
+    return Response(check_in.to_json(), status=201 if check_in.changed else 200)
 
 
 def _fallback_refusal(status: int, code: str, detail: str, retry_after: int | None = None) -> Response:
@@ -466,8 +496,8 @@ class PinCheckInView(APIView):
         request={"application/json": PinCheckInRequest, "application/x-www-form-urlencoded": PinCheckInRequest},
         parameters=[RETRY_AFTER],
         responses={
-            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `pin`"),
-            200: OpenApiResponse(FallbackAnswer, description="already checked in: nothing changed"),
+            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `pin`, or checked out"),
+            200: OpenApiResponse(FallbackAnswer, description="already checked in (or out): nothing changed"),
             **FALLBACK_REFUSALS,
         },
     )
@@ -502,8 +532,8 @@ class QrCheckInView(APIView):
         request={"multipart/form-data": QrCheckInRequest, "application/json": QrCheckInRequest},
         parameters=[RETRY_AFTER],
         responses={
-            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `qr`"),
-            200: OpenApiResponse(FallbackAnswer, description="already checked in: nothing changed"),
+            201: OpenApiResponse(FallbackAnswer, description="checked in now, with method `qr`, or checked out"),
+            200: OpenApiResponse(FallbackAnswer, description="already checked in (or out): nothing changed"),
             **FALLBACK_REFUSALS,
             400: _refused("invalid fields, not an image, `no_qr_code` in the frame, or `not_recognised`"),
             413: _refused("the photo is over the size limit"),

@@ -22,9 +22,16 @@ from django.utils import timezone
 from accounts.audit import audit
 from accounts.models import AuditAction, Role
 from attendance.models import CheckInCredential, Method, Record, Session
-from attendance.outcomes import Result, describe_record, record_json
+from attendance.outcomes import CHANGES, Result, describe_record, record_json
 from attendance.selectors import bump_reports_generation
-from attendance.services import candidate_sessions, mark_arrival, session_for, session_rosters
+from attendance.services import (
+    NoSessionRunning,
+    candidate_sessions,
+    check_out,
+    mark_arrival,
+    session_for,
+    session_rosters,
+)
 from attendx.db import on_commit
 from attendx.keys import is_key
 from faces.images import DecodedImage
@@ -68,7 +75,8 @@ class NoQrCode(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class FallbackCheckIn:
-    """One person checked in by PIN or QR card: CHECKED_IN now, or ALREADY before (nothing changed)."""
+    """One person by PIN or QR card: CHECKED_IN now, CHECKED_OUT by this second scan, or ALREADY (nothing
+    changed)."""
 
     result: Result
     person: object
@@ -79,8 +87,12 @@ class FallbackCheckIn:
         return self.result is Result.CHECKED_IN
 
     @property
+    def changed(self) -> bool:
+        return self.result in CHANGES
+
+    @property
     def message(self) -> str:
-        return describe_record(self.record, already=not self.created)
+        return describe_record(self.record, already=not self.changed)
 
     def to_json(self) -> dict:
         return {
@@ -142,10 +154,16 @@ def _mark(*, person, sessions: list[Session], device, moment, method: str) -> Fa
     target = session_for(rosters, str(person.pk), open_sessions)
     if target is None:
         raise NotExpected()
+    if target.has_ended(moment) and not Record.objects.filter(session=target, person=person).exists():
+        raise NoSessionRunning(device=device, moment=moment)  # an ended session only takes check-outs
     record, created = mark_arrival(session=target, person=person, moment=moment, method=method, device=device)
     if created:
         on_commit(bump_reports_generation)
-    result = FallbackCheckIn(result=Result.CHECKED_IN if created else Result.ALREADY, person=person, record=record)
+        outcome = Result.CHECKED_IN
+    else:
+        record, checked_out = check_out(record=record, session=target, moment=moment, device=device)
+        outcome = Result.CHECKED_OUT if checked_out else Result.ALREADY
+    result = FallbackCheckIn(result=outcome, person=person, record=record)
     logger.info("Check-in by %s (%s): %s", device, method, result.message)
     return result
 
@@ -182,7 +200,8 @@ def _count_failure(credential: CheckInCredential, moment) -> None:
 
 
 def check_in_by_pin(*, device, login: str, pin: str, session: Session | None = None, moment=None) -> FallbackCheckIn:
-    """Check in the person whose username or id is ``login`` if ``pin`` is theirs, once per session.
+    """Check in the person whose username or id is ``login`` if ``pin`` is theirs, once per session; a
+    later scan checks them out when due (attendance.services.check_out).
 
     Raises NotRecognised for a wrong PIN or an unknown login alike (both cost one password hash), and
     CredentialLocked while the person's PIN is locked, even for the right PIN. Sessions are chosen as by
@@ -206,7 +225,8 @@ def check_in_by_pin(*, device, login: str, pin: str, session: Session | None = N
 
 
 def check_in_by_qr(*, device, code: str, session: Session | None = None, moment=None) -> FallbackCheckIn:
-    """Check in the holder of the QR card ``code`` (``attendx:qr:<person key>:<secret>``), once per session.
+    """Check in the holder of the QR card ``code`` (``attendx:qr:<person key>:<secret>``), once per session;
+    a later scan checks them out when due.
 
     Raises NotRecognised for anything but the person's latest card. Wrong codes are not counted against
     the person named in them (anyone could print such codes), and the PIN's lock does not stop the card:

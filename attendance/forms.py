@@ -1,11 +1,13 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from attendance.models import Group, Session, Status, WebhookEvent
+from attendance.models import AbsenceReason, Group, Session, Status, WebhookEvent
 from attendx.forms import DayField, ModelKeyField
 
 
@@ -15,9 +17,41 @@ class CheckInForm(forms.Form):
 
 
 class ManualMarkForm(forms.Form):
+    """A mark by hand on ``session``'s roster. Excused and absent need a reason (by its code), which present
+    and late drop; the arrival is a time of day on the session's date, in the organisation's time zone.
+    Whether reason and status fit together is attendance.services.mark_manually's to say."""
+
+    NEEDS_REASON = (Status.EXCUSED, Status.ABSENT)
+
     person = ModelKeyField(queryset=get_user_model().objects.all())
     status = forms.ChoiceField(choices=[*Status.choices, ("unmark", "Not marked")])
+    reason = forms.ModelChoiceField(
+        queryset=AbsenceReason.objects.filter(is_active=True),
+        to_field_name="code",
+        required=False,
+        label=gettext_lazy("Reason"),
+    )
     note = forms.CharField(required=False, max_length=200)
+    arrived_at = forms.TimeField(
+        required=False, label=gettext_lazy("Arrived at"), widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+    def __init__(self, *args, session: Session, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.session = session
+
+    def clean(self):
+        cleaned = super().clean()
+        status = cleaned.get("status")
+        if status in self.NEEDS_REASON and cleaned.get("reason") is None and "reason" not in self.errors:
+            missing = forms.ValidationError(_("Choose a reason for an excused or absent mark."), code="required")
+            self.add_error("reason", missing)
+        if status not in self.NEEDS_REASON:
+            cleaned["reason"] = None
+        if cleaned.get("arrived_at") is not None:
+            day = timezone.localtime(self.session.starts_at).date()
+            cleaned["arrived_at"] = timezone.make_aware(datetime.combine(day, cleaned["arrived_at"]))
+        return cleaned
 
 
 class DayRangeForm(forms.Form):

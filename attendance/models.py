@@ -120,6 +120,15 @@ class SessionQuerySet(models.QuerySet):
         early = timedelta(minutes=settings.ATTENDANCE["CHECK_IN_OPENS_MINUTES_BEFORE"])
         return self.filter(starts_at__lte=moment + early, ends_at__gte=moment)
 
+    def open_for_scans_at(self, moment):
+        """Sessions a scan at ``moment`` may touch: those running, and in the "workplace" check-out mode
+        also those that ended within CHECK_OUT_HOURS_AFTER_END, where a scan only checks somebody out."""
+        running = self.running_at(moment)
+        if settings.ATTENDANCE["CHECK_OUT_MODE"] != "workplace":
+            return running
+        after_end = timedelta(hours=settings.ATTENDANCE["CHECK_OUT_HOURS_AFTER_END"])
+        return running | self.filter(ends_at__lt=moment, ends_at__gte=moment - after_end)
+
     def on_day(self, day):
         return self.filter(starts_at__date=day)
 

@@ -8,18 +8,23 @@ answer to an Idempotency-Key (in the same transaction as the marks), so a retry 
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import time_format
+from django.utils.translation import gettext as _
 
 from attendance.agreement import Seen
 from attendance.models import Record, Status
 from attendance.presence import Presence
+from attendance.selectors import duration_words, worked_minutes
 from faces.matching import Decision
 
 
 class Result(StrEnum):
     CHECKED_IN = "checked_in"  # marked now
-    ALREADY = "already_checked_in"  # marked before: nothing changed
+    CHECKED_OUT = "checked_out"  # marked before, and this second scan checked them out (attendance.services)
+    ALREADY = "already_checked_in"  # marked before (or checked out before): nothing changed
+    ENDED = "session_ended"  # the session has ended and takes only check-outs: nothing marked
     AGREEING = "agreeing"  # accepted, waiting for more frames to agree (attendance.agreement)
     CHALLENGE = "challenge"  # agreed, asked to do what the kiosk says: a live person? (attendance.presence)
     NOT_LIVE = "not_live"  # a challenge not done: nothing marked, asked to try again
@@ -29,10 +34,25 @@ class Result(StrEnum):
 
 def describe_record(record: Record, *, already: bool) -> str:
     when = time_format(timezone.localtime(record.marked_at), "H:i")
+    if record.checked_out_at is not None:
+        left = time_format(timezone.localtime(record.checked_out_at), "H:i")
+        if already:
+            return _("%(person)s: already checked out at %(time)s") % {"person": record.person, "time": left}
+        if settings.ATTENDANCE["CHECK_OUT_MODE"] == "school":
+            return _("%(person)s: left early at %(time)s") % {"person": record.person, "time": left}
+        worked = duration_words(worked_minutes(record.marked_at, record.checked_out_at))
+        return _("%(person)s: checked out at %(time)s, %(worked)s") % {
+            "person": record.person,
+            "time": left,
+            "worked": worked,
+        }
     if already:
         return f"{record.person}: already checked in at {when}"
     late = ", late" if record.status == Status.LATE else ""
     return f"{record.person}: checked in at {when}{late}"
+
+
+CHANGES = (Result.CHECKED_IN, Result.CHECKED_OUT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +60,8 @@ class FaceOutcome:
     box: tuple[int, int, int, int]
     decision: Decision
     result: Result
-    person: object | None = None  # the User, for CHECKED_IN, ALREADY and AGREEING
-    record: Record | None = None  # for CHECKED_IN and ALREADY
+    person: object | None = None  # the User, for CHECKED_IN, CHECKED_OUT, ALREADY and AGREEING
+    record: Record | None = None  # for CHECKED_IN, CHECKED_OUT and ALREADY
     distance: float | None = None
     margin: float | None = None  # runner-up distance minus distance; None with nobody else to compare
     agreeing: tuple[Seen, ...] = ()  # the recent frames that accepted this person, this one first
@@ -53,13 +73,22 @@ class FaceOutcome:
         return self.result is Result.CHECKED_IN
 
     @property
+    def changed(self) -> bool:
+        """Checked in or checked out now: a write on a record."""
+        return self.result in CHANGES
+
+    @property
     def message(self) -> str:
-        if self.result in (Result.CHECKED_IN, Result.ALREADY):
+        if self.result in (Result.CHECKED_IN, Result.CHECKED_OUT, Result.ALREADY):
             return describe_record(self.record, already=self.result is Result.ALREADY)
         if self.result is Result.AGREEING:
             return f"{self.person}: hold still ({len(self.agreeing)} of {self.needed} frames)"
         if self.result in (Result.CHALLENGE, Result.NOT_LIVE):
             return self.liveness.prompt
+        if self.result is Result.ENDED:
+            if self.person is None:
+                return _("The session has ended.")
+            return _("%(person)s: the session has ended, there is nothing to check out.") % {"person": self.person}
         if self.result is Result.REVIEW:
             return "Not sure who this is: a staff member will check."
         return "Not recognised."
@@ -89,6 +118,7 @@ def record_json(record: Record) -> dict:
         "session": str(record.session_id),
         "status": str(record.status),
         "marked_at": record.marked_at.isoformat(),
+        "checked_out_at": record.checked_out_at.isoformat() if record.checked_out_at else None,
         "method": str(record.method),
     }
 
@@ -105,13 +135,17 @@ class CheckIn:
         return any(face.created for face in self.faces)
 
     @property
+    def changed(self) -> bool:
+        return any(face.changed for face in self.faces)
+
+    @property
     def marked(self) -> list[Record]:
         """The records this check-in created."""
         return [face.record for face in self.faces if face.created]
 
     @property
     def message(self) -> str:
-        return " · ".join(face.message for face in self.faces) if self.faces else "No face found."
+        return " · ".join(face.message for face in self.faces) if self.faces else _("No face found — step closer.")
 
 
 @dataclass(frozen=True)
@@ -123,7 +157,7 @@ class Replayed:
 
 
 def api_answer(check_in: CheckIn) -> tuple[int, dict]:
-    """201 when somebody was marked, else 200; the faces of the last frame, largest first."""
+    """201 when somebody was checked in or out, else 200; the faces of the last frame, largest first."""
     faces = [face.to_json() for face in check_in.faces]
     body = {"faces": faces, "message": check_in.message, "frames": check_in.frames}
-    return (201 if check_in.created else 200), body
+    return (201 if check_in.changed else 200), body

@@ -12,14 +12,16 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from attendance.models import Evidence, Group, NotLiveAttempt, PendingCheckIn, Record, Session, Status
+from attendance.models import AbsenceReason, Evidence, Group, NotLiveAttempt, PendingCheckIn, Record, Session, Status
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
 REPORTS = "attendance-reports"
 ABSENT = "absent"
 EXPECTED = "expected"  # the session has not ended and the person has not arrived yet
+ATTENDED = (Status.PRESENT, Status.LATE)  # the statuses of a person who came: they have an arrival time
 
 
 def bump_reports_generation() -> None:
@@ -39,6 +41,30 @@ def _cached(key: str, compute):
     return value
 
 
+def worked_minutes(arrived_at: datetime | None, left_at: datetime | None) -> int | None:
+    """Whole minutes from arrival to check-out; None until both are known."""
+    if arrived_at is None or left_at is None:
+        return None
+    return max(0, int((left_at - arrived_at).total_seconds() // 60))
+
+
+def duration_words(minutes: int) -> str:
+    """8 h 2 min, or 45 min."""
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return _("%(minutes)d min") % {"minutes": minutes}
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+
+
+def arrival_of(record: Record) -> datetime | None:
+    """When the person arrived: none for an excused or absent mark (its marked_at is when it was made)."""
+    return record.marked_at if record.status in ATTENDED else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 @dataclass(frozen=True)
 class RosterLine:
     person_id: str
@@ -47,14 +73,22 @@ class RosterLine:
     status: str  # present, late, excused, absent, expected
     marked_at: str | None  # ISO time
     method: str | None
-    marked_by: str | None
+    marked_by: str | None  # who marked it by hand (or approved it from review), who last edited it
     record_id: str | None = None
     evidence: bool = False  # a face crop to show
+    arrived_at: str | None = None  # ISO time; none for excused and absent
+    checked_out_at: str | None = None  # ISO time
+    worked_minutes: int | None = None
+    reason: str | None = None  # the absence reason's code
+    reason_label: str | None = None
+    note: str = ""
+    edited_at: str | None = None  # ISO time of the last change by hand
 
 
 def _roster(session: Session, moment: datetime) -> list[dict]:
     records = {
-        record.person_id: record for record in Record.objects.filter(session=session).select_related("marked_by")
+        record.person_id: record
+        for record in Record.objects.filter(session=session).select_related("marked_by", "reason")
     }
     with_evidence = set(Evidence.objects.filter(record__session=session).values_list("record_id", flat=True))
     people = list(session.group.members.all())
@@ -76,16 +110,32 @@ def _roster(session: Session, moment: datetime) -> list[dict]:
                     marked_by=str(record.marked_by) if record and record.marked_by else None,
                     record_id=str(record.pk) if record else None,
                     evidence=bool(record and record.pk in with_evidence),
+                    **(record_fields(record) if record else {}),
                 )
             )
         )
     return lines
 
 
+def record_fields(record: Record) -> dict:
+    """A record's arrival, check-out, reason and last edit, JSON-able, for rosters and histories."""
+    arrived_at = arrival_of(record)
+    return {
+        "arrived_at": _iso(arrived_at),
+        "checked_out_at": _iso(record.checked_out_at),
+        "worked_minutes": worked_minutes(arrived_at, record.checked_out_at),
+        "reason": record.reason.code if record.reason else None,
+        "reason_label": record.reason.label if record.reason else None,
+        "note": record.note,
+        "edited_at": _iso(record.edited_at),
+    }
+
+
 def roster_for_session(session: Session, *, moment: datetime | None = None) -> list[dict]:
     moment = moment or timezone.now()
     phase = "ended" if session.has_ended(moment) else "open"
-    return _cached(f"roster:{session.pk}:{phase}", lambda: _roster(session, moment))
+    # "roster2": the lines gained fields (arrival, check-out, reason); a line cached before has none.
+    return _cached(f"roster2:{session.pk}:{phase}", lambda: _roster(session, moment))
 
 
 SUMMARY_STATUSES = (Status.PRESENT, Status.LATE, Status.EXCUSED, ABSENT, EXPECTED)
@@ -156,9 +206,9 @@ def _rate(attended: int, expected: int) -> float | None:
 
 def _history(person) -> dict:
     moment = timezone.now()
-    records = {r.session_id: r for r in Record.objects.filter(person=person)}
+    records = {r.session_id: r for r in Record.objects.filter(person=person).select_related("reason")}
     sessions = Session.objects.filter(group__members=person) | Session.objects.filter(pk__in=list(records))
-    rows, attended, expected = [], 0, 0
+    rows, attended, expected, excused = [], 0, 0, 0
     for session in sessions.distinct().select_related("group").order_by("-starts_at"):
         record = records.get(session.pk)
         if record:
@@ -169,10 +219,12 @@ def _history(person) -> dict:
             continue  # not yet
         else:
             status = EXPECTED
-        if status in (Status.PRESENT, Status.LATE):
+        if status in ATTENDED:
             attended += 1
-        if status in (Status.PRESENT, Status.LATE, ABSENT):
+        if status in (*ATTENDED, ABSENT):
             expected += 1
+        if status == Status.EXCUSED:
+            excused += 1
         rows.append(
             {
                 "session_id": str(session.pk),
@@ -182,17 +234,68 @@ def _history(person) -> dict:
                 "status": status,
                 "marked_at": record.marked_at.isoformat() if record else None,
                 "method": record.method if record else None,
+                **(record_fields(record) if record else {}),
             }
         )
-    return {"rows": rows, "attended": attended, "expected": expected, "rate": _rate(attended, expected)}
+    rate = _rate(attended, expected)
+    return {"rows": rows, "attended": attended, "expected": expected, "excused": excused, "rate": rate}
 
 
 def person_history(person) -> dict:
     """Every session the person was expected at (or attended): status, and the attendance rate.
 
-    Excused sessions count neither for nor against the rate.
+    Excused sessions count neither for nor against the rate: attended / (sessions expected - excused).
     """
-    return _cached(f"history:{person.pk}", lambda: _history(person))
+    # "history2": the rows gained fields (arrival, check-out, reason); a history cached before has none.
+    return _cached(f"history2:{person.pk}", lambda: _history(person))
+
+
+@dataclass(frozen=True)
+class WorkedDay:
+    day: date  # the day of arrival, in the organisation's time zone
+    minutes: int
+
+    @property
+    def words(self) -> str:
+        return duration_words(self.minutes)
+
+
+@dataclass(frozen=True)
+class WorkedWeek:
+    year: int  # ISO year and week
+    week: int
+    days: tuple[WorkedDay, ...]  # in day order, only the days with worked time
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def minutes(self) -> int:
+        return sum(day.minutes for day in self.days)
+
+    @property
+    def words(self) -> str:
+        return duration_words(self.minutes)
+
+
+def worked_hours(person, *, start: date | None = None, end: date | None = None) -> list[WorkedWeek]:
+    """The time ``person`` spent between arriving and checking out, per day and per ISO week, newest week
+    first; from ``start`` to ``end`` (days of arrival, both included) when given. A visit without a
+    check-out counts nothing: its length is not known."""
+    records = Record.objects.filter(person=person, status__in=ATTENDED, checked_out_at__isnull=False)
+    if start is not None:
+        records = records.filter(marked_at__gte=day_start(start))
+    if end is not None:
+        records = records.filter(marked_at__lt=day_start(end + timedelta(days=1)))
+    per_day = defaultdict(int)
+    for arrived_at, left_at in records.values_list("marked_at", "checked_out_at"):
+        per_day[timezone.localtime(arrived_at).date()] += worked_minutes(arrived_at, left_at)
+    weeks = defaultdict(list)
+    for day in sorted(per_day):
+        weeks[day.isocalendar()[:2]].append(WorkedDay(day=day, minutes=per_day[day]))
+    newest_first = sorted(weeks, reverse=True)
+    return [WorkedWeek(year=year, week=week, days=tuple(weeks[year, week])) for year, week in newest_first]
 
 
 def _daily_rates(group, start: date, end: date) -> list[dict]:
@@ -223,7 +326,7 @@ def records_for_export(
     *, session: Session | None = None, group=None, start: date | None = None, end: date | None = None
 ):
     """Records in session order, for CSV export: one session, or a group and/or a date range."""
-    records = Record.objects.select_related("session__group", "person", "marked_by").order_by(
+    records = Record.objects.select_related("session__group", "person", "marked_by", "reason").order_by(
         "session__starts_at", "person__last_name", "person__first_name"
     )
     if session is not None:
@@ -235,6 +338,10 @@ def records_for_export(
     if end is not None:
         records = records.filter(session__starts_at__lt=day_start(end + timedelta(days=1)))
     return records
+
+
+def active_absence_reasons():
+    return AbsenceReason.objects.filter(is_active=True)
 
 
 def recent_not_live(limit: int = 30):

@@ -1,4 +1,4 @@
-"""Writes for attendance: check-in by face, manual marks, review decisions.
+"""Writes for attendance: check-in by face, check-out by a second scan, manual marks, review decisions.
 
 A check-in is acknowledged only after its records are committed. A face marks a person only when
 frames agree (attendance.agreement); the mark keeps its evidence (attendance.models.Evidence). The
@@ -12,17 +12,21 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from django.utils.formats import time_format
+from django.utils.translation import gettext as _
 
 from accounts.devices import serving_device
 from accounts.models import Liveness
 from attendance import agreement, presence
 from attendance.evidence import face_crop
 from attendance.models import (
+    AbsenceReason,
     Change,
     CheckInRequest,
     Evidence,
@@ -33,9 +37,12 @@ from attendance.models import (
     RecordChange,
     Review,
     Session,
+    Status,
+    WebhookEvent,
 )
 from attendance.outcomes import CheckIn, FaceOutcome, Replayed, Result, api_answer
-from attendance.selectors import bump_reports_generation
+from attendance.selectors import ATTENDED, bump_reports_generation, day_start
+from attendance.webhooks import create_deliveries
 from attendx.db import on_commit, run_in_transaction
 from faces.exceptions import RecognitionUnavailable
 from faces.images import DecodedImage, encode_jpeg
@@ -49,7 +56,34 @@ UPLOAD_LIVENESS = "not checked: a staff member's photo upload"
 
 
 class NoSessionRunning(LookupError):
-    message = "No session is open for check-in right now."
+    """Nothing that ``device`` may check in to is open at ``moment``; ``next_session`` is the next one it
+    serves later that day (at ``location``, when given), looked up only when asked for."""
+
+    def __init__(self, *, device=None, moment=None, location: str | None = None):
+        super().__init__()
+        self.device, self.moment, self.location = device, moment, location
+
+    @cached_property
+    def next_session(self) -> Session | None:
+        if self.moment is None:
+            return None
+        tomorrow = timezone.localtime(self.moment).date() + timedelta(days=1)
+        later = Session.objects.filter(starts_at__gt=self.moment, starts_at__lt=day_start(tomorrow))
+        served_by = serving_device(self.device)
+        later = later if served_by is None else served_by.serves(later)
+        if self.location is not None:
+            later = later.filter(location=self.location)
+        return later.order_by("starts_at").first()
+
+    @property
+    def message(self) -> str:
+        if self.moment is None:
+            return _("No session is open for check-in right now.")
+        upcoming = self.next_session
+        if upcoming is None:
+            return _("No session now; none later today")
+        starts = time_format(timezone.localtime(upcoming.starts_at), "H:i")
+        return _("No session now; next: %(title)s at %(time)s") % {"title": upcoming.title, "time": starts}
 
 
 class SessionNotServed(PermissionError):
@@ -87,6 +121,51 @@ def mark_arrival(*, session: Session, person, moment, method: str, distance=None
         )
         record.save()
         return record, True
+
+    return run_in_transaction(write)
+
+
+def _check_out_gap() -> timedelta:
+    return timedelta(minutes=settings.ATTENDANCE["CHECK_OUT_AFTER_MINUTES"])
+
+
+def check_out_due(*, record: Record, session: Session, moment) -> bool:
+    """Whether a scan at ``moment`` of the person of ``record`` (at ``session``) checks them out.
+
+    Only a person who came and has not checked out yet, at least CHECK_OUT_AFTER_MINUTES after arriving
+    (a scan before is the same visit); CHECK_OUT_MODE "workplace": any time, "school": only before the
+    session ends (they leave early), "off": never.
+    """
+    mode = settings.ATTENDANCE["CHECK_OUT_MODE"]
+    if mode not in ("workplace", "school") or record.status not in ATTENDED or record.checked_out_at is not None:
+        return False
+    if moment < record.marked_at + _check_out_gap():
+        return False
+    return mode == "workplace" or not session.has_ended(moment)
+
+
+def check_out(*, record: Record, session: Session, moment, device) -> tuple[Record, bool]:
+    """A second scan of the person of ``record``: check them out at ``moment`` if it is due (check_out_due).
+
+    Returns (the record as it is now, checked out now). Two kiosks scanning the person at once check them
+    out once: the update is conditional on nobody having done it, and the other gets the record as it
+    stands. The change is recorded as made by ``device`` (the kiosk's account).
+    """
+    if not check_out_due(record=record, session=session, moment=moment):
+        return record, False
+
+    def write() -> tuple[Record, bool]:
+        checked_out = Record.objects.filter(
+            pk=record.pk, checked_out_at__isnull=True, status__in=ATTENDED, marked_at__lte=moment - _check_out_gap()
+        ).update(checked_out_at=moment)
+        current = Record.objects.select_related("person").filter(pk=record.pk).first() or record
+        if checked_out:
+            RecordChange.objects.create(
+                session=session, person=current.person, action=Change.CHECKED_OUT, status=current.status, by=device
+            )
+            create_deliveries(record=current, event=WebhookEvent.RECORD_CHANGED)  # update() sends no post_save
+            on_commit(bump_reports_generation)
+        return current, bool(checked_out)
 
     return run_in_transaction(write)
 
@@ -139,11 +218,13 @@ def candidate_sessions(*, device, session: Session | None, moment, location: str
             raise SessionNotServed()
         sessions = [session]
     else:
-        running = Session.objects.running_at(moment).select_related("group")
+        running = Session.objects.open_for_scans_at(moment).select_related("group")
         running = running if served_by is None else served_by.serves(running)
-        sessions = list(running if location is None else running.filter(location=location))
+        # Running sessions first: an arrival goes to one of them, never to one that has ended.
+        found = running if location is None else running.filter(location=location)
+        sessions = sorted(found, key=lambda candidate: candidate.has_ended(moment))
     if not sessions:
-        raise NoSessionRunning()
+        raise NoSessionRunning(device=device, moment=moment, location=location)
     return sessions
 
 
@@ -164,6 +245,9 @@ def check_in_by_face(
 ) -> CheckIn | Replayed:
     """Recognise the faces of ``frames`` (one, or a short burst, oldest first) and mark each person on
     whom enough frames agree (attendance.agreement), once per session, with the evidence.
+
+    A person marked already is checked out by a later scan when that is due (check_out_due), after the
+    same agreement and liveness as a check-in; otherwise they are answered ALREADY at once.
 
     The outcome is the faces of the last frame. Without ``session``, every session running now is a
     candidate, or only those at ``location``; a registered device only ever checks in to the sessions
@@ -197,17 +281,29 @@ def check_in_by_face(
         agreed = set(observations)  # a staff member's photo: one is enough, and it is flagged as such
     else:
         agreed = {person for person, observed in observations.items() if len(observed.agreeing) >= rule.frames}
-    # One read for every person accepted in the last frame: marked already needs no agreement or liveness.
+    # One read for every person accepted in the last frame: marked already needs no agreement or liveness,
+    # unless this scan checks them out.
     targets = {person: session_for(rosters, person, open_sessions) for person in observations}
     marked_before = {
         (str(record.session_id), str(record.person_id)): record
         for record in Record.objects.filter(session__in=sessions, person__in=list(observations))
     }
     already = {p: marked_before.get((str(target.pk), p)) for p, target in targets.items() if target is not None}
+    # A session that has ended only takes check-outs: whoever it has no record of is told so.
+    too_late = {p for p, target in targets.items() if target is not None and target.has_ended(moment)}
+    too_late -= {p for p in too_late if already.get(p) is not None}
+    # An IP camera sees people walk past all day: only a scan at a kiosk checks somebody out.
+    checking_out = {
+        person
+        for person, record in already.items()
+        if record is not None
+        and method != Method.CAMERA
+        and check_out_due(record=record, session=targets[person], moment=moment)
+    }
     presences = {
         person: presence.decide(device_key, person, observations[person].track, mode=mode, at=at)
-        for person in agreed
-        if already.get(person) is None
+        for person in agreed - too_late
+        if already.get(person) is None or person in checking_out
     }
     crops = {
         id(found): face_crop(image.rgb, found.box)
@@ -233,8 +329,11 @@ def check_in_by_face(
             "agreeing": tuple(observations[person].agreeing),
             "needed": rule.frames,
         }
-        if already.get(person) is not None:
-            return FaceOutcome(result=Result.ALREADY, record=already[person], **outcome)
+        marked = already.get(person)
+        if marked is not None and person not in checking_out:
+            return FaceOutcome(result=Result.ALREADY, record=marked, **outcome)
+        if person in too_late:
+            return FaceOutcome(result=Result.ENDED, **outcome)
         if person not in agreed:
             return FaceOutcome(result=Result.AGREEING, **outcome)
         live = presences[person]
@@ -243,6 +342,10 @@ def check_in_by_face(
                 _record_not_live(device, found.person, live.reason, moment, crops[id(found)], save_file)
             result = Result.CHALLENGE if live.status is presence.Status.CHALLENGE else Result.NOT_LIVE
             return FaceOutcome(result=result, liveness=live, **outcome)
+        if marked is not None:
+            record, checked_out = check_out(record=marked, session=target, moment=moment, device=device)
+            result = Result.CHECKED_OUT if checked_out else Result.ALREADY
+            return FaceOutcome(result=result, record=record, liveness=live, **outcome)
         record, created = mark_arrival(
             session=target,
             person=found.person,
@@ -266,6 +369,8 @@ def check_in_by_face(
         return FaceOutcome(result=result, record=record, liveness=live, **outcome)
 
     def review(found, target) -> FaceOutcome:
+        if target.has_ended(moment):
+            return FaceOutcome(box=found.box, decision=found.decision, result=Result.ENDED)
         waiting = PendingCheckIn.objects.open(moment).filter(session=target, candidate=found.person)
         if not waiting.exists():
             runner_up = found.match.runner_up
@@ -326,15 +431,83 @@ def _delete_files(names):
         storage.delete(name)
 
 
-def mark_manually(*, session: Session, person, status: str, by, note: str = "") -> Record:
-    """Set (or change) a person's mark by hand; recorded with who and when."""
+class MarkRefused(ValueError):
+    """A manual mark whose status, reason and arrival time do not fit together: nothing was changed."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _local_time(moment) -> str:
+    return time_format(timezone.localtime(moment), "H:i")
+
+
+def _refuse_mismatch(*, session: Session, status: str, reason: AbsenceReason | None, arrived_at) -> None:
+    if status in ATTENDED:
+        if arrived_at is None:
+            return
+        opens = session.starts_at - timedelta(minutes=settings.ATTENDANCE["CHECK_IN_OPENS_MINUTES_BEFORE"])
+        if not opens <= arrived_at <= session.ends_at:
+            times = {"opens": _local_time(opens), "ends": _local_time(session.ends_at)}
+            raise MarkRefused(_("Give an arrival time from %(opens)s to %(ends)s.") % times)
+        return
+    if arrived_at is not None:
+        raise MarkRefused(_("An excused or absent mark has no arrival time: leave it empty."))
+    named = {"reason": reason}
+    if reason is not None and status == Status.EXCUSED and not reason.excused:
+        raise MarkRefused(_("“%(reason)s” does not excuse: mark absent, or choose another reason.") % named)
+    if reason is not None and status == Status.ABSENT and reason.excused:
+        raise MarkRefused(_("“%(reason)s” excuses: mark excused, or choose another reason.") % named)
+
+
+def mark_manually(
+    *,
+    session: Session,
+    person,
+    status: str,
+    by,
+    reason: AbsenceReason | None = None,
+    note: str = "",
+    arrived_at=None,
+) -> Record:
+    """Set (or change) a person's mark by hand; recorded with who, when, the reason and the note.
+
+    The arrival (marked_at) is ``arrived_at`` when given (present or late only, from when check-in opens
+    to the session's end); else a record that had one keeps it, and a new present mark arrives at the
+    start, a new late one now (at the latest the session's end). ``reason`` goes with excused (an excusing
+    reason) and absent (one that does not excuse), and is dropped for present and late. Raises MarkRefused
+    for what does not fit, and changes nothing then.
+    """
+    _refuse_mismatch(session=session, status=status, reason=reason, arrived_at=arrived_at)
 
     def write() -> Record:
-        record = Record.objects.filter(session=session, person=person).first() or Record(session=session, person=person)
+        now = timezone.now()
+        record = Record.objects.filter(session=session, person=person).first()
+        came_before = record is not None and record.status in ATTENDED
+        record = record or Record(session=session, person=person, marked_at=now)
+        if arrived_at is not None:
+            record.marked_at = arrived_at
+        elif status in ATTENDED and not came_before:
+            record.marked_at = session.starts_at if status == Status.PRESENT else min(now, session.ends_at)
+        if status not in ATTENDED:
+            record.checked_out_at = None
+        elif record.checked_out_at is not None and record.checked_out_at < record.marked_at:
+            left = _local_time(record.checked_out_at)
+            raise MarkRefused(_("The arrival must come before the check-out at %(time)s.") % {"time": left})
         record.status, record.method, record.marked_by = status, Method.MANUAL, by
-        record.marked_at, record.note, record.distance, record.device = timezone.now(), note, None, None
+        record.reason = reason if status not in ATTENDED else None
+        record.note, record.edited_at, record.distance, record.device = note, now, None, None
         record.save()
-        RecordChange.objects.create(session=session, person=person, action=Change.MARKED, status=status, by=by)
+        RecordChange.objects.create(
+            session=session,
+            person=person,
+            action=Change.MARKED,
+            status=status,
+            reason=record.reason.code if record.reason else "",
+            note=note,
+            by=by,
+        )
         on_commit(bump_reports_generation)
         return record
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from attendance import fallback_views, views, webhook_views
+from attendance import fallback_views, group_views, register_views, views, webhook_views
 
 app_name = "attendance"
 
@@ -33,4 +33,26 @@ urlpatterns += [
     path("webhooks/<key:endpoint_id>/", webhook_views.webhook_detail, name="webhook"),
     path("webhooks/<key:endpoint_id>/rotate-secret/", webhook_views.webhook_rotate_secret, name="webhook-rotate"),
     path("webhooks/<key:endpoint_id>/active/", webhook_views.webhook_set_active, name="webhook-active"),
+]
+
+# Groups staff run themselves: members, sessions, weekly timetables, holidays (attendance.group_views).
+
+urlpatterns += [
+    path("groups/new/", group_views.group_new, name="group-new"),
+    path("groups/<key:group_id>/edit/", group_views.group_edit, name="group-edit"),
+    path("groups/<key:group_id>/members/", group_views.group_members, name="group-members"),
+    path("groups/<key:group_id>/sessions/new/", group_views.session_new, name="group-session-new"),
+    path("groups/<key:group_id>/timetable/", group_views.timetable, name="group-timetable"),
+    path("timetable/<key:entry_id>/edit/", group_views.timetable_edit, name="timetable-edit"),
+    path("timetable/<key:entry_id>/delete/", group_views.timetable_delete, name="timetable-delete"),
+    path("holidays/", group_views.holidays, name="holidays"),
+    path("holidays/<key:holiday_id>/delete/", group_views.holiday_delete, name="holiday-delete"),
+]
+
+# Printable registers and reports (docs/operations.md, "Printable registers").
+
+urlpatterns += [
+    path("groups/<key:group_id>/register/", register_views.group_register, name="group-register"),
+    path("people/<key:person_id>/report/", register_views.person_report, name="person-report"),
+    path("me/report/", register_views.my_report, name="my-report"),
 ]

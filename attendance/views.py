@@ -19,14 +19,17 @@ from accounts.audit import audit
 from accounts.decorators import check_in_devices_required, staff_required
 from accounts.models import AuditAction, DeviceKind
 from attendance import selectors
+from attendance.charts import DayRate, daily_rate_chart
 from attendance.evidence import face_crop
 from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
-from attendance.models import Evidence, Group, Method, NotLiveAttempt, PendingCheckIn, Record, Session
-from attendance.outcomes import Replayed, api_answer
+from attendance.models import Evidence, Method, NotLiveAttempt, PendingCheckIn, Record, Session, Status
+from attendance.outcomes import Replayed, Result, api_answer
 from attendance.services import (
+    MarkRefused,
     NoSessionRunning,
     SessionNotServed,
     approve_pending,
+    candidate_sessions,
     check_in_by_face,
     mark_manually,
     reject_pending,
@@ -55,9 +58,10 @@ def check_in_rate(group, request):
 
 
 class CheckInRefused(Exception):
-    def __init__(self, status: int, code: str, detail: str, retry_after: int | None = None):
+    def __init__(self, status: int, code: str, detail: str, retry_after: int | None = None, extra: dict | None = None):
         super().__init__(detail)
         self.status, self.code, self.detail, self.retry_after = status, code, detail, retry_after
+        self.extra = extra or {}  # more fields of the JSON answer
 
 
 def device_method(request) -> str:
@@ -97,7 +101,12 @@ def _check_in(request, method: str = Method.FACE):
     except ImageRejected as error:
         raise CheckInRefused(error.status, error.code, error.message) from error
     except NoSessionRunning as error:
-        raise CheckInRefused(409, "no_session", error.message) from error
+        upcoming = error.next_session
+        next_session = None
+        if upcoming is not None:
+            starts = timezone.localtime(upcoming.starts_at).isoformat()
+            next_session = {"id": str(upcoming.pk), "title": upcoming.title, "starts_at": starts}
+        raise CheckInRefused(409, "no_session", error.message, extra={"next_session": next_session}) from error
     except SessionNotServed as error:
         raise CheckInRefused(403, "session_not_served", error.message) from error
     except RecognitionUnavailable as error:
@@ -119,7 +128,8 @@ def api_check_in(request):
     try:
         result = _check_in(request, method=device_method(request))
     except CheckInRefused as refused:
-        response = JsonResponse({"error": refused.code, "detail": refused.detail}, status=refused.status)
+        body = {"error": refused.code, "detail": refused.detail, **refused.extra}
+        response = JsonResponse(body, status=refused.status)
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
@@ -131,13 +141,33 @@ def api_check_in(request):
     return JsonResponse(body, status=status_code)
 
 
+KIOSK_TONES = {
+    Result.CHECKED_IN: "ok",
+    Result.CHECKED_OUT: "out",
+    Result.ALREADY: "info",
+    Result.ENDED: "info",
+    Result.REVIEW: "unsure",
+    Result.UNKNOWN: "unsure",
+}
+
+
+def kiosk_tone(face: dict) -> str:
+    """The colour of a face's answer on the kiosk, as attendance/static/attendance/kiosk.js gives it."""
+    if face["result"] == Result.CHECKED_IN and face.get("record", {}).get("status") == Status.LATE:
+        return "late"
+    return KIOSK_TONES.get(face["result"], "idle")
+
+
 @body_limit(check_in_body_limit)
 @check_in_devices_required
 @ratelimit(rate=check_in_rate, key="user", store_down="local")
 def kiosk(request):
     """The kiosk screen. Staff also get a photo upload form (method "upload", flagged in the evidence:
     nobody checked that the photo was of a live person); kiosk accounts check in by camera only."""
-    context = {"sessions": Session.objects.running_at(timezone.now()).select_related("group")}
+    try:
+        context = {"sessions": candidate_sessions(device=request.user, session=None, moment=timezone.now())}
+    except NoSessionRunning as nothing:
+        context = {"sessions": [], "no_session": nothing.message}
     if request.method != "POST":
         return render(request, "attendance/kiosk.html", context)
     if request.user.is_kiosk:
@@ -146,14 +176,16 @@ def kiosk(request):
     try:
         result = _check_in(request, method=Method.UPLOAD)
     except CheckInRefused as refused:
-        context["outcome"] = {"tone": "bad", "message": refused.detail}
+        tone = "calm" if refused.code == "no_session" else "bad"
+        context["outcome"] = {"tone": tone, "message": refused.detail}
         response = render(request, "attendance/kiosk.html", context, status=refused.status)
         if refused.retry_after:
             response["Retry-After"] = str(refused.retry_after)
         return response
     status_code, body = (result.status_code, result.body) if isinstance(result, Replayed) else api_answer(result)
-    tone = "ok" if status_code == 201 else "info"
-    context["outcome"] = {"tone": tone, "message": body["message"], "faces": body["faces"]}
+    faces = [{**face, "tone": kiosk_tone(face)} for face in body["faces"]]
+    tone = faces[0]["tone"] if len(faces) == 1 else "list" if faces else "calm"
+    context["outcome"] = {"tone": tone, "message": body["message"], "faces": faces}
     return render(request, "attendance/kiosk.html", context, status=status_code)
 
 
@@ -186,12 +218,16 @@ def session_detail(request, session_id):
 def _session_page(request, session, *, status=200):
     lines = selectors.roster_for_session(session)
     for line in lines:
-        line["marked_at"] = parse_datetime(line["marked_at"]) if line["marked_at"] else None
+        for name in ("marked_at", "arrived_at", "checked_out_at", "edited_at"):
+            line[name] = parse_datetime(line[name]) if line[name] else None
+        line["worked"] = "" if line["worked_minutes"] is None else selectors.duration_words(line["worked_minutes"])
     context = {
         "session": session,
         "lines": lines,
         "summary": selectors.roster_summary(lines),
         "statuses": ManualMarkForm.base_fields["status"].choices,
+        "reasons": selectors.active_absence_reasons(),
+        "school": settings.ATTENDANCE["CHECK_OUT_MODE"] == "school",
         "changes": session.changes.select_related("person", "by")[:20],
     }
     return render(request, "attendance/session_detail.html", context, status=status)
@@ -201,7 +237,7 @@ def _session_page(request, session, *, status=200):
 @staff_required
 def session_mark(request, session_id):
     session = _session(session_id)
-    form = ManualMarkForm(request.POST)
+    form = ManualMarkForm(request.POST, session=session)
     if not form.is_valid():
         if error_status(form) == 404:
             raise Http404(error_text(form))
@@ -210,13 +246,41 @@ def session_mark(request, session_id):
     if status == "unmark":
         unmark(session=session, person=person, by=request.user)
         messages.success(request, f"{person} is no longer marked.")
-    else:
-        mark_manually(session=session, person=person, status=status, by=request.user, note=form.cleaned_data["note"])
-        messages.success(request, f"{person} marked {status}.")
+        return redirect("attendance:session", session_id=session.pk)
+    try:
+        mark_manually(
+            session=session,
+            person=person,
+            status=status,
+            by=request.user,
+            reason=form.cleaned_data["reason"],
+            note=form.cleaned_data["note"],
+            arrived_at=form.cleaned_data["arrived_at"],
+        )
+    except MarkRefused as refused:
+        messages.error(request, refused.message)
+        return _session_page(request, session, status=400)
+    messages.success(request, f"{person} marked {status}.")
     return redirect("attendance:session", session_id=session.pk)
 
 
-CSV_COLUMNS = ["session", "group", "starts_at", "username", "name", "status", "marked_at", "method", "marked_by"]
+CSV_COLUMNS = [
+    "session",
+    "group",
+    "starts_at",
+    "username",
+    "name",
+    "status",
+    "marked_at",
+    "method",
+    "marked_by",
+    "arrived_at",
+    "left_at",
+    "worked_minutes",
+    "reason",
+    "note",
+    "edited_at",
+]
 
 
 def _csv_cell(value) -> str:
@@ -229,6 +293,18 @@ def _local(iso: str | None) -> str:
     return timezone.localtime(parse_datetime(iso)).strftime("%Y-%m-%d %H:%M") if iso else ""
 
 
+def csv_arrival_cells(fields: dict) -> list:
+    """The CSV cells from arrived_at on, of a roster line or selectors.record_fields(); blank without a record."""
+    return [
+        _local(fields.get("arrived_at")),
+        _local(fields.get("checked_out_at")),
+        fields.get("worked_minutes"),
+        fields.get("reason"),
+        fields.get("note"),
+        _local(fields.get("edited_at")),
+    ]
+
+
 def _csv_response(filename: str, sessions) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -238,7 +314,7 @@ def _csv_response(filename: str, sessions) -> HttpResponse:
         starts = timezone.localtime(session.starts_at).strftime("%Y-%m-%d %H:%M")
         for line in selectors.roster_for_session(session):
             row = [session.title, session.group.name, starts, line["username"], line["name"], line["status"]]
-            row += [_local(line["marked_at"]), line["method"], line["marked_by"]]
+            row += [_local(line["marked_at"]), line["method"], line["marked_by"], *csv_arrival_cells(line)]
             writer.writerow([_csv_cell(value) for value in row])
     return response
 
@@ -271,12 +347,26 @@ def range_export(request):
     return response
 
 
+WORKED_WEEKS = 8  # the history page shows the time worked in this week and the seven before
+
+
 def _history_page(request, person):
     history = selectors.person_history(person)
     for row in history["rows"]:
         row["starts_at"] = parse_datetime(row["starts_at"])
-        row["marked_at"] = parse_datetime(row["marked_at"]) if row["marked_at"] else None
-    return render(request, "attendance/history.html", {"person": person, "history": history})
+        for name in ("marked_at", "arrived_at", "checked_out_at"):
+            row[name] = parse_datetime(row[name]) if row.get(name) else None
+        row["worked"] = "" if row.get("worked_minutes") is None else selectors.duration_words(row["worked_minutes"])
+    today = timezone.localdate()
+    first = today - timedelta(days=today.weekday() + 7 * (WORKED_WEEKS - 1))
+    context = {
+        "person": person,
+        "history": history,
+        "weeks": selectors.worked_hours(person, start=first, end=today),
+        "weeks_before": WORKED_WEEKS - 1,
+        "school": settings.ATTENDANCE["CHECK_OUT_MODE"] == "school",
+    }
+    return render(request, "attendance/history.html", context)
 
 
 def my_history(request):
@@ -290,48 +380,21 @@ def person_history(request, person_id):
 
 @staff_required
 def group_list(request):
-    return render(request, "attendance/group_list.html", {"groups": Group.objects.all()})
-
-
-CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 720, 240, 36
-
-
-def _chart(points: list[dict]) -> dict:
-    """Coordinates for a server-rendered SVG bar chart of daily rates (0 to 100 %)."""
-    usable = CHART_WIDTH - 2 * CHART_PAD
-    step = usable / max(len(points), 1)
-    bars = []
-    for index, point in enumerate(points):
-        rate = point["rate"] or 0
-        height = rate * (CHART_HEIGHT - 2 * CHART_PAD)
-        bars.append(
-            {
-                "x": round(CHART_PAD + index * step + step * 0.15, 1),
-                "y": round(CHART_HEIGHT - CHART_PAD - height, 1),
-                "width": round(step * 0.7, 1),
-                "height": round(height, 1),
-                "label": point["day"][5:],
-                "percent": round(rate * 100),
-                "title": f"{point['day']}: {point['attended']}/{point['expected']}",
-            }
-        )
-    grid = [
-        {"y": round(CHART_HEIGHT - CHART_PAD - f * (CHART_HEIGHT - 2 * CHART_PAD), 1), "label": f"{round(f * 100)}%"}
-        for f in (0, 0.25, 0.5, 0.75, 1)
-    ]
-    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "pad": CHART_PAD, "bars": bars, "grid": grid}
+    groups = selectors.visible_groups(request.user).select_related("owner")
+    return render(request, "attendance/group_list.html", {"groups": groups})
 
 
 @staff_required
 def group_detail(request, group_id):
-    group = get_object_or_404(Group, pk=group_id)
+    group = get_object_or_404(selectors.visible_groups(request.user), pk=group_id)
     form = ChartRangeForm(request.GET)
     if not form.is_valid():
         status = _refuse(request, form)
         return render(request, "attendance/group_detail.html", {"group": group, "form": form}, status=status)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     points = selectors.daily_attendance_rates(group, start=start, end=end)
-    context = {"group": group, "form": form, "points": points, "chart": _chart(points), "start": start, "end": end}
+    chart = daily_rate_chart(DayRate.from_rows(points))
+    context = {"group": group, "form": form, "points": points, "chart": chart, "start": start, "end": end}
     return render(request, "attendance/group_detail.html", context)
 
 
@@ -365,8 +428,9 @@ def review_decide(request, pending_id, decision):
 @staff_required
 def record_detail(request, record_id):
     """One mark: who, when, how; for a face mark its evidence (the face, distances, agreeing frames)."""
-    records = Record.objects.select_related("session__group", "person", "device", "marked_by")
+    records = Record.objects.select_related("session__group", "person", "device", "marked_by", "reason")
     record = get_object_or_404(records, pk=record_id)
+    worked = selectors.worked_minutes(selectors.arrival_of(record), record.checked_out_at)
     evidence = Evidence.objects.filter(record=record).first()
     frames = []
     if evidence is not None:
@@ -378,6 +442,7 @@ def record_detail(request, record_id):
         "frames": frames,
         "evidence_days": days,
         "kept_until": evidence.created_at + timedelta(days=days) if evidence else None,
+        "worked": "" if worked is None else selectors.duration_words(worked),
     }
     return render(request, "attendance/record_detail.html", context)
 

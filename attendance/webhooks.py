@@ -54,6 +54,9 @@ def record_payload(*, record: Record, event: str, event_id, moment=None) -> dict
                 "status": record.status,
                 "method": record.method,
                 "marked_at": record.marked_at.isoformat(),
+                "checked_out_at": record.checked_out_at.isoformat() if record.checked_out_at else None,
+                "reason": record.reason.code if record.reason_id else None,
+                "note": record.note,
             }
         },
     }

@@ -12,6 +12,7 @@ import functools
 import logging
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from attendx.refusals import refusal
 
@@ -68,7 +69,7 @@ class RequestBodyMiddleware:
                 request,
                 status=411,
                 code="length_required",
-                detail="Send the request with a Content-Length header; chunked bodies are not accepted.",
+                detail=_("Send the request with a Content-Length header; chunked bodies are not accepted."),
                 template=REFUSED_TEMPLATE,
             )
         length, limit = _declared_length(request), limit_for(view_func)
@@ -79,7 +80,7 @@ class RequestBodyMiddleware:
                 request,
                 status=400,
                 code="bad_content_length",
-                detail="The Content-Length is invalid.",
+                detail=_("The Content-Length is invalid."),
                 template=REFUSED_TEMPLATE,
             )
         if length > limit:
@@ -89,7 +90,8 @@ class RequestBodyMiddleware:
                 request,
                 status=413,
                 code="too_large",
-                detail=f"The request is {length / 1e6:.1f} MB; this page accepts at most {limit / 1e6:.1f} MB.",
+                detail=_("The request is %(size).1f MB; this page accepts at most %(limit).1f MB.")
+                % {"size": length / 1e6, "limit": limit / 1e6},
                 template=REFUSED_TEMPLATE,
             )
         return None

@@ -9,10 +9,11 @@ from datetime import date
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS
+from django.utils.translation import gettext_lazy as _
 
 from attendx.keys import is_key
 
-INVALID_KEY = "Not a valid id."
+INVALID_KEY = _("Not a valid id.")
 
 
 def key_from(value, *, using: str = DEFAULT_DB_ALIAS, message: str = INVALID_KEY) -> str:
@@ -46,7 +47,7 @@ class ModelKeyField(forms.ModelChoiceField):
     The key's shape is checked before any query, so the database never sees "abc" or a 20-digit number.
     """
 
-    default_error_messages = {"invalid": INVALID_KEY, "does_not_exist": "That %(model)s does not exist."}
+    default_error_messages = {"invalid": INVALID_KEY, "does_not_exist": _("That %(model)s does not exist.")}
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -84,7 +85,7 @@ class DayField(forms.DateField):
     """A calendar day between ``first`` and ``last``: day arithmetic on it (a range's end + 1) cannot overflow."""
 
     FIRST, LAST = date(2000, 1, 1), date(2099, 12, 31)
-    default_error_messages = {"out_of_range": "Choose a day from %(first)s to %(last)s."}
+    default_error_messages = {"out_of_range": _("Choose a day from %(first)s to %(last)s.")}
 
     def __init__(self, *, first: date = FIRST, last: date = LAST, **kwargs):
         self.first, self.last = first, last

@@ -7,6 +7,7 @@ staff to try again. Nothing already queued is touched.
 
 import logging
 
+from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError
 
 from attendx import unavailable
@@ -19,7 +20,7 @@ RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "in
 
 
 class QueueUnavailable(RuntimeError):
-    message = "The task queue is unavailable right now: nothing was queued. Please try again in a minute."
+    message = gettext_lazy("The task queue is unavailable right now: nothing was queued. Please try again in a minute.")
 
 
 def enqueue(task, *args, **kwargs) -> None:
@@ -28,5 +29,5 @@ def enqueue(task, *args, **kwargs) -> None:
         task.apply_async(args=args, kwargs=kwargs, retry=True, retry_policy=RETRY_POLICY)
     except OperationalError as error:
         unavailable.note_unavailable(QUEUE, str(error))
-        raise QueueUnavailable(QueueUnavailable.message) from error
+        raise QueueUnavailable(str(QueueUnavailable.message)) from error
     unavailable.note_available(QUEUE)

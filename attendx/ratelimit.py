@@ -13,6 +13,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from django_ratelimit.core import _SIMPLE_KEYS, _get_window, _method_match, _split_rate, get_usage
 
 from attendx import unavailable
@@ -31,7 +32,7 @@ def too_many_requests(request, retry_after: int):
         status=429,
         retry_after=retry_after,
         code="rate_limited",
-        detail="Too many attempts. Please wait before trying again.",
+        detail=_("Too many attempts. Please wait before trying again."),
     )
 
 
@@ -42,7 +43,7 @@ def limiter_unavailable(request):
         status=503,
         retry_after=settings.RATELIMIT_UNAVAILABLE_RETRY_AFTER,
         code="rate_limit_unavailable",
-        detail="This service is briefly unavailable. Please try again shortly.",
+        detail=_("This service is briefly unavailable. Please try again shortly."),
     )
 
 

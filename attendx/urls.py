@@ -13,8 +13,10 @@ register_converter(ObjectKeyConverter, "key")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("readyz", views.readyz, name="readyz"),
     path("privacy/retention/", views.retention, name="retention"),
+    path("i18n/", include("accounts.i18n_urls")),
     path("accounts/", include("accounts.urls")),
     path("faces/", include("faces.urls")),
     path("attendance/", include("attendance.urls")),
@@ -29,4 +31,11 @@ urlpatterns = [
     path("api/v1/devices/me/unlock", device_api.device_unlock, name="api-device-unlock"),
     path("admin/r/<str:content_type_id>/<str:object_id>/", view_on_site, name="admin-view-on-site"),
     path("admin/", admin.site.urls),
+    path("i18n/", include("accounts.i18n_urls")),
 ]
+
+# Styled pages for people, JSON for the API and JSON clients (attendx.views).
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

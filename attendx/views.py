@@ -1,15 +1,18 @@
-"""Project-level pages: the dashboard and the health probes."""
+"""Project-level pages: the dashboard, the health probes, the error pages and /favicon.ico."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from attendx import unavailable
 from attendx.cache import get_redis_client
 from attendx.db import is_reachable
+from attendx.refusals import wants_json
 from attendx.unavailable import answered_unavailable
 from faces.services import calibration_due, descriptor_status, gallery_status
 from faces.weights import missing_weights
@@ -58,3 +61,42 @@ def readyz(request):
         failing = ", ".join(f"{name} {checks[name]}" for name in ("database", "face_weights") if checks[name] != "ok")
         answered_unavailable(request, unavailable.READINESS, failing)
     return JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+@login_not_required
+@require_GET
+def favicon(request):
+    """Browsers and kiosks ask for /favicon.ico whatever a page links: the SVG, for good."""
+    # Its plain name, not the hashed one of the manifest: a permanent redirect outlives a new favicon.
+    return HttpResponsePermanentRedirect(settings.STATIC_URL + "favicon.svg")
+
+
+# Errors no view answered itself (attendx.urls: handler400, ...): a page for people; for the API and JSON
+# clients the API's shape, {"error": code, "detail": text}, with the codes Django REST framework's give.
+
+
+def bad_request(request, exception):
+    if wants_json(request):
+        return JsonResponse({"error": "bad_request", "detail": _("The request could not be understood.")}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if wants_json(request):
+        detail = _("You do not have permission to perform this action.")
+        return JsonResponse({"error": "permission_denied", "detail": detail}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if wants_json(request):
+        return JsonResponse({"error": "not_found", "detail": _("Not found.")}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """500.html is rendered without a request, so that a broken context cannot break the error page too."""
+    if wants_json(request):
+        detail = _("Something went wrong on our side. Please try again in a moment.")
+        return JsonResponse({"error": "server_error", "detail": detail}, status=500)
+    return defaults.server_error(request)

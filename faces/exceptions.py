@@ -1,6 +1,8 @@
 """Why a photo was refused, in words for the person who sent it. Views map these to 400/413/503.
 And why a calibration could not run (the command turns it into CommandError)."""
 
+from django.utils.translation import gettext as _
+
 from faces.images import ImageRejected
 
 __all__ = [
@@ -34,16 +36,16 @@ class ConsentRequired(EnrollmentRefused):
 
     def __init__(self, *, person, version: int | None):
         if version is None:
-            message = (
+            message = _(
                 "No consent text has been published yet, so nobody can be enrolled: an administrator must "
                 "publish one in the admin (Consent texts)."
             )
         else:
-            message = (
-                f"No consent to face recognition is on record for {person} (consent text version {version}): "
+            message = _(
+                "No consent to face recognition is on record for %(person)s (consent text version %(version)s): "
                 "the person, or a guardian, must agree on the consent page, or staff record a signed paper form, "
                 "before any photo is enrolled."
-            )
+            ) % {"person": person, "version": version}
         super().__init__(message)
         self.person = person
         self.version = version
@@ -53,14 +55,14 @@ class NoFaceFound(EnrollmentRefused):
     code = "no_face"
 
     def __init__(self):
-        super().__init__("No face found: use a well-lit photo that shows your whole face, looking at the camera.")
+        super().__init__(_("No face found: use a well-lit photo that shows your whole face, looking at the camera."))
 
 
 class ManyFacesFound(EnrollmentRefused):
     code = "many_faces"
 
     def __init__(self, count: int):
-        super().__init__(f"More than one face found ({count}): use a photo that shows only you.")
+        super().__init__(_("More than one face found (%(count)d): use a photo that shows only you.") % {"count": count})
         self.count = count
 
 
@@ -72,7 +74,7 @@ class DuplicatePhoto(EnrollmentRefused):
     code = "duplicate_photo"
 
     def __init__(self):
-        super().__init__("This photo is already enrolled.")
+        super().__init__(_("This photo is already enrolled."))
 
 
 class AlreadyEnrolled(EnrollmentRefused):
@@ -81,13 +83,16 @@ class AlreadyEnrolled(EnrollmentRefused):
     code = "already_enrolled"
 
     def __init__(self, *, matched_person, distance: float):
-        super().__init__("This face looks already enrolled for someone else. Please ask a staff member.")
+        super().__init__(_("This face looks already enrolled for someone else. Please ask a staff member."))
         self.matched_person = matched_person
         self.distance = distance
 
     @property
     def staff_message(self) -> str:
-        return f"This face matches {self.matched_person} (distance {self.distance:.3f}); it was not enrolled."
+        return _("This face matches %(person)s (distance %(distance).3f); it was not enrolled.") % {
+            "person": self.matched_person,
+            "distance": self.distance,
+        }
 
 
 class RecognitionUnavailable(RuntimeError):

@@ -3,8 +3,10 @@ from pathlib import PurePosixPath
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from accounts.importing import people_named
 from faces.jobs import PhotoFor
 from faces.models import Source
 from faces.services import Photo
@@ -25,24 +27,30 @@ class MultiplePhotoField(forms.FileField):
 
 
 class EnrollForm(forms.Form):
-    photos = MultiplePhotoField(label="Photos", required=False)
-    source = forms.ChoiceField(choices=[(Source.UPLOAD, "upload"), (Source.WEBCAM, "webcam")], initial=Source.UPLOAD)
+    photos = MultiplePhotoField(label=_("Photos"), required=False)
+    source = forms.ChoiceField(
+        choices=[(Source.UPLOAD, _("upload")), (Source.WEBCAM, _("webcam"))], initial=Source.UPLOAD
+    )
 
     def clean_photos(self):
         files = self.cleaned_data["photos"]
         limits = settings.FACES
         if not files:
-            raise forms.ValidationError("Choose at least one photo, or take one with the camera.", code="required")
+            raise forms.ValidationError(
+                gettext("Choose at least one photo, or take one with the camera."), code="required"
+            )
         if len(files) > limits["MAX_PHOTOS_PER_UPLOAD"]:
             raise forms.ValidationError(
-                f"Send at most {limits['MAX_PHOTOS_PER_UPLOAD']} photos at a time.", code="too_many_files"
+                gettext("Send at most %(count)d photos at a time."),
+                code="too_many_files",
+                params={"count": limits["MAX_PHOTOS_PER_UPLOAD"]},
             )
         for upload in files:
             if upload.size > limits["MAX_UPLOAD_BYTES"]:
                 raise forms.ValidationError(
-                    f"{upload.name} is {upload.size / 1e6:.1f} MB; photos may be at most "
-                    f"{limits['MAX_UPLOAD_BYTES'] / 1e6:.0f} MB.",
+                    gettext("%(name)s is %(size).1f MB; photos may be at most %(limit).0f MB."),
                     code="too_large",
+                    params={"name": upload.name, "size": upload.size / 1e6, "limit": limits["MAX_UPLOAD_BYTES"] / 1e6},
                 )
         return files
 
@@ -51,7 +59,7 @@ class EnrollForm(forms.Form):
 
 
 class PeopleSearchForm(forms.Form):
-    q = forms.CharField(label="Search", required=False, max_length=100)
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
 
 
 def _archive_photos(upload) -> list[tuple[str, str, bytes]]:
@@ -61,7 +69,7 @@ def _archive_photos(upload) -> list[tuple[str, str, bytes]]:
     try:
         archive = zipfile.ZipFile(upload)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise forms.ValidationError("This is not a ZIP archive.", code="not_an_archive") from error
+        raise forms.ValidationError(gettext("This is not a ZIP archive."), code="not_an_archive") from error
     photos, total = [], 0
     with archive:
         for member in archive.infolist():
@@ -70,35 +78,52 @@ def _archive_photos(upload) -> list[tuple[str, str, bytes]]:
                 continue
             if len(parts) != 2:
                 raise forms.ValidationError(
-                    f"{member.filename[:100]}: put each photo in a folder named after the person's username.",
+                    gettext("%(name)s: put each photo in a folder named after the person's username or external id."),
                     code="layout",
+                    params={"name": member.filename[:100]},
                 )
             if len(photos) >= limits["BULK_MAX_PHOTOS"]:
                 raise forms.ValidationError(
-                    f"The archive holds more than {limits['BULK_MAX_PHOTOS']} photos.", code="too_many_files"
+                    gettext("The archive holds more than %(count)d photos."),
+                    code="too_many_files",
+                    params={"count": limits["BULK_MAX_PHOTOS"]},
                 )
             if member.file_size > limits["MAX_UPLOAD_BYTES"]:
                 raise forms.ValidationError(
-                    f"{member.filename[:100]} is {member.file_size / 1e6:.1f} MB; photos may be at most "
-                    f"{limits['MAX_UPLOAD_BYTES'] / 1e6:.0f} MB.",
+                    gettext("%(name)s is %(size).1f MB; photos may be at most %(limit).0f MB."),
                     code="too_large",
+                    params={
+                        "name": member.filename[:100],
+                        "size": member.file_size / 1e6,
+                        "limit": limits["MAX_UPLOAD_BYTES"] / 1e6,
+                    },
                 )
             try:
                 with archive.open(member) as handle:
                     data = handle.read(limits["MAX_UPLOAD_BYTES"] + 1)
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as error:
-                raise forms.ValidationError(f"{member.filename[:100]} cannot be read.", code="bad_member") from error
+                raise forms.ValidationError(
+                    gettext("%(name)s cannot be read."), code="bad_member", params={"name": member.filename[:100]}
+                ) from error
             total += len(data)
             if len(data) > limits["MAX_UPLOAD_BYTES"] or total > limits["BULK_MAX_UPLOAD_BYTES"]:
-                raise forms.ValidationError(f"{member.filename[:100]} is too large.", code="too_large")
+                raise forms.ValidationError(
+                    gettext("%(name)s is too large."), code="too_large", params={"name": member.filename[:100]}
+                )
             photos.append((parts[0], parts[1], data))
     if not photos:
-        raise forms.ValidationError("The archive holds no photos.", code="empty")
+        raise forms.ValidationError(gettext("The archive holds no photos."), code="empty")
     return photos
 
 
+def _shown(names) -> str:
+    names = sorted(names)
+    return ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+
+
 class BulkEnrollForm(forms.Form):
-    """A ZIP of <username>/<photo>: every folder must name an active member (or staff) account."""
+    """A ZIP of <username or external id>/<photo>: every folder must name an active member (or staff)
+    account, and only one: a folder that is one person's username and another's external id is refused."""
 
     archive = forms.FileField(label="ZIP archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
 
@@ -109,15 +134,24 @@ class BulkEnrollForm(forms.Form):
                 f"The archive may be at most {settings.FACES['BULK_MAX_UPLOAD_BYTES'] / 1e6:.0f} MB.", code="too_large"
             )
         photos = _archive_photos(upload)
-        names = {identity for identity, _, _ in photos}
-        people = {
-            person.username: person
-            for person in get_user_model().objects.filter(username__in=names, is_active=True).exclude(role="kiosk")
-        }
-        unknown = sorted(names - people.keys())
+        names = {identity for identity, _filename, _data in photos}
+        people, ambiguous = people_named(names)
+        if ambiguous:
+            raise forms.ValidationError(
+                gettext(
+                    "These folders name one person by username and another by external id: %(folders)s. "
+                    "Rename each after one of them."
+                ),
+                code="ambiguous_people",
+                params={"folders": _shown(ambiguous)},
+            )
+        unknown = names - people.keys()
         if unknown:
-            shown = ", ".join(unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-            raise forms.ValidationError(f"No account for these folders: {shown}.", code="unknown_people")
+            raise forms.ValidationError(
+                gettext("No account for these folders: %(folders)s."),
+                code="unknown_people",
+                params={"folders": _shown(unknown)},
+            )
         self._photos = [
             PhotoFor(person=people[identity], photo=Photo(data=data, filename=filename), label=f"{identity}/{filename}")
             for identity, filename, data in photos
@@ -129,4 +163,4 @@ class BulkEnrollForm(forms.Form):
 
 
 class ReembedForm(forms.Form):
-    everything = forms.BooleanField(label="Every sample, not only those of another pipeline", required=False)
+    everything = forms.BooleanField(label=_("Every sample, not only those of another pipeline"), required=False)

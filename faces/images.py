@@ -4,8 +4,8 @@ Everything a person might upload is handled here: lying extensions, SVG and HTML
 decompression bombs, animations; CMYK, transparency, greyscale, 16-bit and EXIF rotation are
 converted. Decoding is bounded: JPEGs decode at a reduced scale, other formats are refused by their
 declared size before a pixel is decoded, and the pixels are shrunk tile by tile, so no full-size RGB
-or numpy copy exists. ``encode_jpeg`` makes the only bytes we store. No Django import: limits are
-passed in.
+or numpy copy exists. ``encode_jpeg`` makes the only bytes we store. Of Django only gettext, for the reasons, and only
+once Django is set up (the module also runs alone, e.g. to measure decoding): limits are passed in.
 """
 
 import hashlib
@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
+from django.apps import apps
+from django.utils.translation import gettext
 from PIL import ExifTags, Image, UnidentifiedImageError
+
+
+def _(message: str) -> str:
+    """``message`` in the active language; as written where Django is not set up."""
+    return gettext(message) if apps.ready else message
+
 
 # Pillow format -> the file extensions that honestly carry it.
 ACCEPTED_FORMATS = {
@@ -86,21 +94,24 @@ def decode_photo(
     decoded at full size (PNG, WebP, progressive JPEG) may take. The result is shrunk to ``max_side``.
     """
     if not data:
-        raise ImageRejected("The file is empty.", code="empty")
+        raise ImageRejected(_("The file is empty."), code="empty")
     if len(data) > max_bytes:
         raise ImageRejected(
-            f"The file is {len(data) / 1e6:.1f} MB; photos may be at most {max_bytes / 1e6:.0f} MB.",
+            _("The file is %(size).1f MB; photos may be at most %(limit).0f MB.")
+            % {"size": len(data) / 1e6, "limit": max_bytes / 1e6},
             code="too_large",
             status=413,
         )
     if data.lstrip()[:1] == b"<":
-        raise ImageRejected("SVG and HTML files are not accepted: upload a JPEG, PNG or WebP photo.", code="markup")
+        raise ImageRejected(
+            _("SVG and HTML files are not accepted: upload a JPEG, PNG or WebP photo."), code="markup"
+        )
     image = _open(data)
     _check_format(image, filename)
     _check_dimensions(image, max_pixels)
     if getattr(image, "n_frames", 1) > 1 and image.format != "MPO":
         raise ImageRejected(
-            "Animated or multi-page images are not accepted: upload a single photo.", code="multi_frame"
+            _("Animated or multi-page images are not accepted: upload a single photo."), code="multi_frame"
         )
     _check_decode_memory(image, data, max_decode_bytes)
     upload_format = image.format or ""
@@ -112,7 +123,9 @@ def decode_photo(
         orientation = image.getexif().get(ExifTags.Base.Orientation)
         rgb = _shrink_to_rgb(image, max_side)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected("The image is damaged or incomplete: upload the photo again.", code="corrupt") from exc
+        raise ImageRejected(
+            _("The image is damaged or incomplete: upload the photo again."), code="corrupt"
+        ) from exc
     finally:
         image.close()
     if orientation in _ORIENTATION_TRANSPOSE:
@@ -134,24 +147,32 @@ def _open(data: bytes) -> Image.Image:
             return Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(
-            "The image declares more pixels than we accept.", code="too_many_pixels", status=413
+            _("The image declares more pixels than we accept."), code="too_many_pixels", status=413
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(
-            "This file is not an image we can read: upload a JPEG, PNG or WebP photo.", code="not_an_image"
+            _("This file is not an image we can read: upload a JPEG, PNG or WebP photo."), code="not_an_image"
         ) from exc
 
 
 def _check_format(image: Image.Image, filename: str) -> None:
     if image.format not in ACCEPTED_FORMATS:
         raise ImageRejected(
-            f"{image.format or 'This'} files are not accepted: upload a JPEG, PNG or WebP photo.", code="format"
+            (
+                _("%(format)s files are not accepted: upload a JPEG, PNG or WebP photo.") % {"format": image.format}
+                if image.format
+                else _("This file type is not accepted: upload a JPEG, PNG or WebP photo.")
+            ),
+            code="format",
         )
     suffix = PurePath(filename).suffix.lower()
     if suffix and suffix not in ACCEPTED_FORMATS[image.format]:
         raise ImageRejected(
-            f"The file name ends in {suffix} but the file is a {image.format} image: "
-            "rename it to match, or export it again as JPEG or PNG.",
+            _(
+                "The file name ends in %(suffix)s but the file is a %(format)s image: "
+                "rename it to match, or export it again as JPEG or PNG."
+            )
+            % {"suffix": suffix, "format": image.format},
             code="extension_mismatch",
         )
 
@@ -160,12 +181,13 @@ def _check_dimensions(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(
-            f"The image is {width}x{height} pixels; photos may have at most {_megapixels(max_pixels)} megapixels.",
+            _("The image is %(width)dx%(height)d pixels; photos may have at most %(megapixels)s megapixels.")
+            % {"width": width, "height": height, "megapixels": _megapixels(max_pixels)},
             code="too_many_pixels",
             status=413,
         )
     if min(width, height) < 1:
-        raise ImageRejected("The image has no pixels.", code="corrupt")
+        raise ImageRejected(_("The image has no pixels."), code="corrupt")
 
 
 def _check_decode_memory(image: Image.Image, data: bytes, max_decode_bytes: int) -> None:
@@ -173,8 +195,17 @@ def _check_decode_memory(image: Image.Image, data: bytes, max_decode_bytes: int)
     width, height = image.size
     if per_pixel and width * height * per_pixel > max_decode_bytes:
         raise ImageRejected(
-            f"The image is {width}x{height} pixels; {kind} may have at most "
-            f"{_megapixels(max_decode_bytes / per_pixel)} megapixels: {advice}",
+            _(
+                "The image is %(width)dx%(height)d pixels; %(kind)s may have at most %(megapixels)s megapixels: "
+                "%(advice)s"
+            )
+            % {
+                "width": width,
+                "height": height,
+                "kind": kind,
+                "megapixels": _megapixels(max_decode_bytes / per_pixel),
+                "advice": advice,
+            },
             code="too_many_pixels",
             status=413,
         )
@@ -182,13 +213,14 @@ def _check_decode_memory(image: Image.Image, data: bytes, max_decode_bytes: int)
 
 def _full_size_cost(image: Image.Image, data: bytes) -> tuple[float, str, str]:
     """(bytes per declared pixel a decode holds at full size, what to call such files, what to do instead)."""
-    send_a_jpeg = "send it as a JPEG, or a smaller photo."
+    send_a_jpeg = _("send it as a JPEG, or a smaller photo.")
     if image.format in JPEG_FORMATS:
         per_pixel = _jpeg_buffered_bytes_per_pixel(data)
-        return per_pixel, "progressive JPEGs", "save it again as a standard JPEG, or send a smaller photo."
+        return per_pixel, _("progressive JPEGs"), _("save it again as a standard JPEG, or send a smaller photo.")
     if image.format == "WEBP":
-        return _WEBP_BYTES_PER_PIXEL, "WebP images", send_a_jpeg
-    return _PILLOW_BYTES_PER_PIXEL.get(image.mode, 4), f"{image.format} images", send_a_jpeg
+        return _WEBP_BYTES_PER_PIXEL, _("WebP images"), send_a_jpeg
+    kind = _("%(format)s images") % {"format": image.format}
+    return _PILLOW_BYTES_PER_PIXEL.get(image.mode, 4), kind, send_a_jpeg
 
 
 def _jpeg_buffered_bytes_per_pixel(data: bytes) -> float:
@@ -219,7 +251,7 @@ def _jpeg_buffered_bytes_per_pixel(data: bytes) -> float:
         position += 2 + length
     if not sampling or not all(h and v for h, v in sampling):
         return _JPEG_COEFFICIENT_BYTES * 4
-    widest, tallest = max(h for h, _ in sampling), max(v for _, v in sampling)
+    widest, tallest = max(h for h, _v in sampling), max(v for _h, v in sampling)
     return _JPEG_COEFFICIENT_BYTES * sum(h * v for h, v in sampling) / (widest * tallest)
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from faces.exceptions import DuplicatePhoto
 from faces.images import image_digest
@@ -64,7 +65,7 @@ def start_enrollment_job(*, photos: Sequence[PhotoFor], started_by=None) -> Face
     are left behind.
     """
     if not photos:
-        raise JobRefused("The archive holds no photos.")
+        raise JobRefused(gettext("The archive holds no photos."))
     storage = private_face_storage()
     folder = f"{STAGING}/{uuid.uuid4().hex}"
     written: list[str] = []

@@ -8,16 +8,17 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from faces import crypto
 from faces.storage import private_face_storage
 
 
 class Source(models.TextChoices):
-    UPLOAD = "upload", "Photo upload"
-    WEBCAM = "webcam", "Webcam capture"
-    COMMAND = "command", "Command line"
-    BULK = "bulk", "Bulk enrollment"
+    UPLOAD = "upload", _("Photo upload")
+    WEBCAM = "webcam", _("Webcam capture")
+    COMMAND = "command", _("Command line")
+    BULK = "bulk", _("Bulk enrollment")
 
 
 def sample_upload_to(sample, filename):
@@ -41,7 +42,7 @@ class FaceSample(models.Model):
     # Empty when FACES_KEEP_PHOTOS is off: only the template is kept.
     image = models.FileField(storage=private_face_storage, upload_to=sample_upload_to, max_length=255, blank=True)
     image_format = models.CharField(max_length=8)
-    digest = models.CharField("SHA-256 of the uploaded bytes", max_length=64, db_index=True)
+    digest = models.CharField(_("SHA-256 of the uploaded bytes"), max_length=64, db_index=True)
     # float32 little-endian bytes in a Fernet token (faces.crypto; rows from before encryption hold them
     # plain until `rotate_face_keys`); only comparable with samples of the same model/detector/pipeline.
     embedding = models.BinaryField()
@@ -49,8 +50,8 @@ class FaceSample(models.Model):
     detector_backend = models.CharField(max_length=32)
     pipeline_version = models.CharField(max_length=16)
     dimensions = models.PositiveSmallIntegerField()
-    box = models.JSONField(help_text="x, y, width, height in the photo's pixels")
-    face_size = models.PositiveIntegerField(help_text="shorter side of the face, in pixels")
+    box = models.JSONField(help_text=_("x, y, width, height in the photo's pixels"))
+    face_size = models.PositiveIntegerField(help_text=_("shorter side of the face, in pixels"))
     sharpness = models.FloatField()
     brightness = models.FloatField()
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
@@ -105,21 +106,21 @@ class FaceCalibration(models.Model):
     model_name = models.CharField(max_length=32)
     detector_backend = models.CharField(max_length=32)
     pipeline_version = models.CharField(max_length=64, db_index=True)
-    people = models.PositiveIntegerField("people in the gallery")
-    samples = models.PositiveIntegerField("samples in the gallery")
+    people = models.PositiveIntegerField(_("people in the gallery"))
+    samples = models.PositiveIntegerField(_("samples in the gallery"))
     accept_distance = models.FloatField()
     review_distance = models.FloatField()
     margin = models.FloatField()
     lookalike_margin = models.FloatField()
-    target_rate = models.FloatField(help_text="strangers accepted as someone, per check-in, aimed at")
-    prior_pooled = models.BooleanField(help_text="the public pairs were pooled in: the gallery was small")
-    genuine_pairs = models.PositiveIntegerField(help_text="pooled, as the estimate used them")
-    impostor_pairs = models.PositiveIntegerField(help_text="pooled, as the estimate used them")
+    target_rate = models.FloatField(help_text=_("strangers accepted as someone, per check-in, aimed at"))
+    prior_pooled = models.BooleanField(help_text=_("the public pairs were pooled in: the gallery was small"))
+    genuine_pairs = models.PositiveIntegerField(help_text=_("pooled, as the estimate used them"))
+    impostor_pairs = models.PositiveIntegerField(help_text=_("pooled, as the estimate used them"))
     histogram = models.JSONField(default=dict)
     table = models.JSONField(default=list)
     lookalikes = models.JSONField(default=list)
-    searches = models.JSONField(default=dict, help_text="1:N searches of the gallery's own samples")
-    notes = models.JSONField(default=list, help_text="what the estimate rests on")
+    searches = models.JSONField(default=dict, help_text=_("1:N searches of the gallery's own samples"))
+    notes = models.JSONField(default=list, help_text=_("what the estimate rests on"))
 
     objects = FaceCalibrationQuerySet.as_manager()
 
@@ -132,15 +133,15 @@ class FaceCalibration(models.Model):
 
 
 class JobKind(models.TextChoices):
-    ENROLL = "enroll", "Bulk enrollment"
-    REEMBED = "reembed", "Re-embedding"
+    ENROLL = "enroll", _("Bulk enrollment")
+    REEMBED = "reembed", _("Re-embedding")
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
 
 
 class FaceJobQuerySet(models.QuerySet):
@@ -171,13 +172,13 @@ class FaceJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    heartbeat_at = models.DateTimeField(default=timezone.now, help_text="the last sign of progress")
+    heartbeat_at = models.DateTimeField(default=timezone.now, help_text=_("the last sign of progress"))
     finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="deliveries that started work on it")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text=_("deliveries that started work on it"))
     total = models.PositiveIntegerField(default=0)
-    position = models.PositiveIntegerField(default=0, help_text="items handled")
-    failed = models.PositiveIntegerField(default=0, help_text="items refused or kept as they were")
-    everything = models.BooleanField(default=False, help_text="re-embedding: every sample, not only stale ones")
+    position = models.PositiveIntegerField(default=0, help_text=_("items handled"))
+    failed = models.PositiveIntegerField(default=0, help_text=_("items refused or kept as they were"))
+    everything = models.BooleanField(default=False, help_text=_("re-embedding: every sample, not only stale ones"))
     items = models.JSONField(default=list, blank=True)
     outcomes = models.JSONField(default=list, blank=True)
     summary = models.CharField(max_length=300, blank=True)
@@ -205,7 +206,7 @@ class PendingCachePurge(models.Model):
     """Redis keys (or key patterns) that an erasure could not delete because Redis was down or stalled;
     carried out when Redis answers again (faces.erasure)."""
 
-    patterns = models.JSONField(help_text="cache keys or glob patterns, as the cache sees them")
+    patterns = models.JSONField(help_text=_("cache keys or glob patterns, as the cache sees them"))
     reason = models.CharField(max_length=160, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.consent import has_consent, text_in_force
 from attendx import unavailable
@@ -242,7 +244,7 @@ class PhotosRefused(ValueError):
 
     @property
     def status(self) -> int:
-        return max(getattr(error, "status", 400) for _, error in self.refusals)
+        return max(getattr(error, "status", 400) for _name, error in self.refusals)
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,16 +259,19 @@ def _quality_gate(face: DetectedFace) -> None:
     limits, quality = settings.FACES, face.quality
     if quality.size_px < limits["MIN_FACE_PX"]:
         raise PoorQuality(
-            f"The face is too small ({quality.size_px} px across; at least {limits['MIN_FACE_PX']} px): "
-            "move closer to the camera or use a larger photo."
+            _(
+                "The face is too small (%(size)d px across; at least %(minimum)d px): "
+                "move closer to the camera or use a larger photo."
+            )
+            % {"size": quality.size_px, "minimum": limits["MIN_FACE_PX"]}
         )
     if quality.brightness < limits["MIN_BRIGHTNESS"]:
-        raise PoorQuality("The photo is too dark: face a light source and try again.")
+        raise PoorQuality(_("The photo is too dark: face a light source and try again."))
     if quality.brightness > limits["MAX_BRIGHTNESS"]:
-        raise PoorQuality("The photo is too bright: avoid direct light on the face and try again.")
+        raise PoorQuality(_("The photo is too bright: avoid direct light on the face and try again."))
     # After exposure: the Laplacian variance of a dark, flat photo is low even when it is sharp.
     if quality.sharpness < limits["MIN_SHARPNESS"]:
-        raise PoorQuality("The photo is blurry: hold still, clean the lens and try again.")
+        raise PoorQuality(_("The photo is blurry: hold still, clean the lens and try again."))
 
 
 def _check_photo(person, photo: Photo, seen_digests: set[str]) -> _Accepted:
@@ -327,7 +332,7 @@ def face_enroll(*, person, photos: Sequence[Photo], source: str = Source.UPLOAD,
     """
     _require_consent(person)
     if not photos:
-        raise PhotosRefused([("", EnrollmentRefused("Choose at least one photo."))])
+        raise PhotosRefused([("", EnrollmentRefused(_("Choose at least one photo.")))])
     accepted, refusals, seen = [], [], set()
     for photo in photos:
         try:
@@ -453,7 +458,7 @@ def face_identify(
     for face in faces:
         match = gallery.search(face.embedding, among=among)
         results.append((face, match, decide(match, limits, lookalikes=lookalikes)))
-    keys = {match.person for _, match, decision in results if decision is not Decision.REJECT}
+    keys = {match.person for _face, match, decision in results if decision is not Decision.REJECT}
     people = get_user_model().objects.in_bulk(list(keys)) if keys else {}
     by_key = {str(pk): user for pk, user in people.items()}
     return [
@@ -601,15 +606,18 @@ def calibration_due() -> str | None:
         return None
     latest = latest_calibration(pipeline_version=current_pipeline().pipeline_version)
     if latest is None:
-        return (
-            f"{people} {'person is' if people == 1 else 'people are'} enrolled and the face thresholds were never "
-            "calibrated on them: run `python manage.py calibrate_faces`."
-        )
+        return ngettext(
+            "%(count)d person is enrolled and the face thresholds were never calibrated on them: "
+            "run `python manage.py calibrate_faces`.",
+            "%(count)d people are enrolled and the face thresholds were never calibrated on them: "
+            "run `python manage.py calibrate_faces`.",
+            people,
+        ) % {"count": people}
     if people >= GROWTH_BEFORE_RECALIBRATION * latest.people:
-        return (
-            f"The gallery has grown from {latest.people} to {people} people since the last calibration "
-            f"({latest.created_at:%Y-%m-%d}): run `python manage.py calibrate_faces` again."
-        )
+        return _(
+            "The gallery has grown from %(before)d to %(now)d people since the last calibration "
+            "(%(day)s): run `python manage.py calibrate_faces` again."
+        ) % {"before": latest.people, "now": people, "day": f"{latest.created_at:%Y-%m-%d}"}
     return None
 
 

@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.audit import audit
@@ -57,7 +59,7 @@ def _refusal_lines(error: PhotosRefused, *, for_staff: bool) -> list[str]:
     lines = []
     for filename, refusal in error.refusals:
         text = refusal.staff_message if for_staff and isinstance(refusal, AlreadyEnrolled) else refusal.message
-        lines.append(f"{filename}: {text}" if filename else text)
+        lines.append(_("%(file)s: %(reason)s") % {"file": filename, "reason": text} if filename else text)
     return lines
 
 
@@ -94,7 +96,11 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
         response["Retry-After"] = "60"
         return response
     count = len(samples)
-    messages.success(request, f"{count} photo{'s' if count != 1 else ''} enrolled for {person}.")
+    messages.success(
+        request,
+        ngettext("%(count)d photo enrolled for %(person)s.", "%(count)d photos enrolled for %(person)s.", count)
+        % {"count": count, "person": person},
+    )
     _warn_of_lookalikes(request, person)
     return redirect(request.path)
 
@@ -107,11 +113,13 @@ def _warn_of_lookalikes(request, person) -> None:
     if request.user.is_staff_member:
         names = ", ".join(f"{item.person} ({item.distance:.3f})" for item in found)
         messages.warning(
-            request, f"{person} looks like {names}: between them, check-ins need a clearer lead or a staff review."
+            request,
+            _("%(person)s looks like %(names)s: between them, check-ins need a clearer lead or a staff review.")
+            % {"person": person, "names": names},
         )
     else:
         messages.warning(
-            request, "Your face is close to another enrolled person's: some check-ins may need a staff review."
+            request, _("Your face is close to another enrolled person's: some check-ins may need a staff review.")
         )
 
 
@@ -167,7 +175,7 @@ def sample_delete(request, sample_id):
     sample = _visible_sample(request, sample_id)
     person = sample.person
     face_sample_delete(sample=sample)
-    messages.success(request, "The photo was deleted.")
+    messages.success(request, _("The photo was deleted."))
     if person == request.user:
         return redirect("faces:enroll-self")
     return redirect("faces:enroll-person", person_id=person.pk)
@@ -228,7 +236,11 @@ def bulk_enroll(request):
         job = start_enrollment_job(photos=form.photos_to_enroll(), started_by=request.user)
     except QueueUnavailable as error:
         return _queue_unavailable(request, error)
-    messages.success(request, f"{job.total} photo{'s' if job.total != 1 else ''} queued for enrollment.")
+    messages.success(
+        request,
+        ngettext("%(count)d photo queued for enrollment.", "%(count)d photos queued for enrollment.", job.total)
+        % {"count": job.total},
+    )
     return redirect("faces:job", job_id=job.pk)
 
 
@@ -243,9 +255,13 @@ def reembed(request):
     except QueueUnavailable as error:
         return _queue_unavailable(request, error)
     if job is None:
-        messages.info(request, "Every sample was made by the current pipeline: nothing to re-embed.")
+        messages.info(request, _("Every sample was made by the current pipeline: nothing to re-embed."))
         return redirect("faces:jobs")
-    messages.success(request, f"{job.total} sample{'s' if job.total != 1 else ''} queued for re-embedding.")
+    messages.success(
+        request,
+        ngettext("%(count)d sample queued for re-embedding.", "%(count)d samples queued for re-embedding.", job.total)
+        % {"count": job.total},
+    )
     return redirect("faces:job", job_id=job.pk)
 
 
@@ -264,6 +280,7 @@ def job_progress(request, job_id):
     return JsonResponse(
         {
             "state": face_job.state,
+            "state_display": face_job.get_state_display(),
             "finished": face_job.finished,
             "total": face_job.total,
             "done": face_job.position,

@@ -61,6 +61,11 @@ ensure_converter_tools() {
   ensure_apt g++ g++ /usr/include/dlib/dnn.h libdlib-dev
 }
 
+# What the translation tests run (makemessages, compilemessages): GNU gettext's xgettext, msgmerge, msgfmt.
+ensure_gettext() {
+  ensure_apt xgettext gettext
+}
+
 free_port() {
   python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

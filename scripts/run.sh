@@ -11,6 +11,27 @@ ensure_converter_tools
 ensure_venv requirements/local.txt
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-attendx.settings.local}
 
+# The organisation's time zone: sessions, late marks and reports are in it. TIME_ZONE=Europe/Madrid make run
+# sets it (and remembers it in var/time-zone); the first run in a terminal asks, offering this machine's zone.
+if [ -z "${TIME_ZONE:-}" ] && [ -s var/time-zone ]; then
+  TIME_ZONE=$(cat var/time-zone)
+fi
+if [ -z "${TIME_ZONE:-}" ]; then
+  machine_zone=$(cat /etc/timezone 2>/dev/null || readlink /etc/localtime 2>/dev/null | sed 's|.*/zoneinfo/||' || true)
+  machine_zone=${machine_zone:-UTC}
+  if [ -t 0 ]; then
+    read -r -p "The organisation's time zone (e.g. Europe/Madrid, America/New_York) [$machine_zone]: " TIME_ZONE
+  fi
+  TIME_ZONE=${TIME_ZONE:-$machine_zone}
+fi
+until python -c 'import sys, zoneinfo; zoneinfo.ZoneInfo(sys.argv[1])' "$TIME_ZONE" 2>/dev/null; do
+  [ -t 0 ] || { echo "TIME_ZONE=$TIME_ZONE is not a time zone (e.g. Europe/Madrid)" >&2; exit 2; }
+  read -r -p "$TIME_ZONE is not a time zone; try again (e.g. Europe/Madrid): " TIME_ZONE
+done
+export TIME_ZONE
+printf '%s\n' "$TIME_ZONE" >var/time-zone
+say "Time zone $TIME_ZONE (TIME_ZONE=... make run changes it)"
+
 python manage.py faces_install_weights
 python manage.py migrate --noinput
 python manage.py ensure_admin

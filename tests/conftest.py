@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.test import override_settings
+from django.utils import translation
 
 from attendx import cache as attendx_cache
 from attendx.settings.base import redis_cache
@@ -280,6 +281,13 @@ def _consent_unless_marked(request):
     post_save.connect(consent_on_creation, sender=User, dispatch_uid="tests-consent", weak=False)
     yield
     post_save.disconnect(sender=User, dispatch_uid="tests-consent")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Spanish leaves its thread in Spanish (LocaleMiddleware): the next test starts in English."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

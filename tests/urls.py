@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.urls import path
 
 from attendx.ratelimit import rate_from_setting, ratelimit
+from attendx.urls import handler400, handler403, handler404, handler500  # noqa: F401 (the project's error pages)
 from attendx.urls import urlpatterns as project_urlpatterns
 
 

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import IntegrityError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
@@ -51,7 +52,7 @@ def exception_handler(exc, context):
         code = CODES.get(code, code) if isinstance(code, str) else "error"
         body = {"error": code, "detail": " ".join(_sentences(response.data.get("detail", "")))}
     if isinstance(exc, exceptions.Throttled):
-        body["detail"] = "Too many requests. Please wait before trying again."
+        body["detail"] = _("Too many requests. Please wait before trying again.")
         body["retry_after"] = int(response["Retry-After"])
     response.data = body
     return response
@@ -84,4 +85,4 @@ class SavesAtomically:
             with atomic():
                 serializer.save()
         except IntegrityError as error:
-            raise exceptions.ValidationError("This conflicts with something that exists already.") from error
+            raise exceptions.ValidationError(_("This conflicts with something that exists already.")) from error

@@ -3,6 +3,8 @@ times within the years day arithmetic is safe in; query strings validated as ser
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
@@ -18,7 +20,10 @@ class KeyRelatedField(serializers.PrimaryKeyRelatedField):
     """Another object by its id (attendx.forms.key_from): an id of the wrong shape is refused before any
     query, so the database never sees "abc" or a 20-digit number. Both refusals are 400s."""
 
-    default_error_messages = {"does_not_exist": "No such object: {pk_value}.", "incorrect_type": "Not a valid id."}
+    default_error_messages = {
+        "does_not_exist": _("No such object: {pk_value}."),
+        "incorrect_type": _("Not a valid id."),
+    }
 
     def to_internal_value(self, data):
         queryset = self.get_queryset()
@@ -49,7 +54,7 @@ class KeyField(serializers.CharField):
 class Day(serializers.DateField):
     """A calendar day within attendx.forms.DayField's years: a range's end + 1 cannot overflow."""
 
-    default_error_messages = {"out_of_range": "Choose a day from {first} to {last}."}
+    default_error_messages = {"out_of_range": _("Choose a day from {first} to {last}.")}
 
     def to_internal_value(self, value):
         day = super().to_internal_value(value)
@@ -61,7 +66,7 @@ class Day(serializers.DateField):
 class Moment(serializers.DateTimeField):
     """A time with its zone (a naive one is the organisation's), in DayField's years."""
 
-    default_error_messages = {"out_of_range": "Choose a time from {first} to {last}."}
+    default_error_messages = {"out_of_range": _("Choose a time from {first} to {last}.")}
 
     def to_internal_value(self, value):
         moment = super().to_internal_value(value)
@@ -84,7 +89,7 @@ class DayRange(serializers.Serializer):
     def validate(self, attrs):
         start, end = attrs.get("from"), attrs.get("to")
         if start and end and start > end:
-            raise serializers.ValidationError({"to": "`to` must not come before `from`."})
+            raise serializers.ValidationError({"to": gettext("`to` must not come before `from`.")})
         return attrs
 
 

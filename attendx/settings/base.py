@@ -127,6 +127,8 @@ KIOSK_ALLOWED_URL_NAMES = [
     "api-v1:check-in-qr",
     "api-device-me",
     "api-device-unlock",
+    "favicon",
+    "set_language",
 ]
 LOGIN_REDIRECT_URL = "home"
 
@@ -477,6 +479,9 @@ ATTENDANCE = {
     # Scans within CHECK_OUT_AFTER_MINUTES of the arrival are the same visit and change nothing.
     "CHECK_OUT_MODE": env("ATTENDANCE_CHECK_OUT_MODE", default="workplace"),
     "CHECK_OUT_AFTER_MINUTES": env.int("ATTENDANCE_CHECK_OUT_AFTER_MINUTES", default=30),
+    # Workplace mode: people leave after their shift ends, so a session stays open for check-out (never
+    # for arrivals) this many hours after its end.
+    "CHECK_OUT_HOURS_AFTER_END": env.float("ATTENDANCE_CHECK_OUT_HOURS_AFTER_END", default=4.0),
     # Timetables: sessions are generated this many weeks ahead (attendance.timetables).
     "TIMETABLE_WEEKS_AHEAD": env.int("ATTENDANCE_TIMETABLE_WEEKS_AHEAD", default=2),
 }

@@ -166,7 +166,7 @@ def enroll_faces(*args):
 
 def test_enroll_faces_refuses_people_without_consent_and_creates_no_account(folder, text, embedding_cache):
     amy = consented(UserFactory(username="amy_adams"), text=text)
-    output, error = enroll_faces(str(folder))
+    output, error = enroll_faces(str(folder), "--create-missing")
     assert "amy_adams/01.jpg: enrolled" in output
     assert "barack_obama: refused: no consent on record" in output and "--consent-on-file" in output
     assert error == "1 people were refused for lack of consent."
@@ -175,7 +175,7 @@ def test_enroll_faces_refuses_people_without_consent_and_creates_no_account(fold
 
 
 def test_enroll_faces_with_nobody_consenting_enrolls_nothing(folder, text):
-    output, error = enroll_faces(str(folder))
+    output, error = enroll_faces(str(folder), "--create-missing")
     assert error == "Nothing could be enrolled: 2 people without consent."
     assert not FaceSample.objects.exists() and not User.objects.filter(username="amy_adams").exists()
 
@@ -191,7 +191,7 @@ def test_enroll_faces_with_consent_on_file_records_paper_consents_by_the_operato
     assert "no active staff account" in enroll_faces(str(folder), "--consent-on-file", "--operator", member.username)[1]
     assert "goes with --consent-on-file" in enroll_faces(str(folder), "--operator", staff.username)[1]
     assert not Consent.objects.exists() and not FaceSample.objects.exists()
-    output, error = enroll_faces(str(folder), "--consent-on-file", "--operator", staff.username)
+    output, error = enroll_faces(str(folder), "--consent-on-file", "--operator", staff.username, "--create-missing")
     assert error is None and "2 enrolled" in output
     assert f"amy_adams: paper consent on file, recorded by {staff.username}" in output
     for identity in ("amy_adams", "barack_obama"):

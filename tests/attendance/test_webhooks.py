@@ -138,6 +138,9 @@ def test_a_mark_reaches_the_receiver_after_two_failures_exactly_once(session, pe
         "status": "present",
         "method": "manual",
         "marked_at": record.marked_at.isoformat(),
+        "checked_out_at": None,
+        "reason": None,
+        "note": "",
     }
 
 

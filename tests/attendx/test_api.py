@@ -409,10 +409,14 @@ def test_records_in_session_order_with_their_fields(staff_client, marked, group)
         "person",
         "status",
         "marked_at",
+        "checked_out_at",
+        "worked_minutes",
         "method",
         "marked_by",
         "device",
+        "reason",
         "note",
+        "edited_at",
     }
 
 
@@ -439,7 +443,7 @@ def test_records_filtered_by_days_group_person_and_status(staff_client, marked, 
         ("from=2026-02-30", "from"),
         ("to=1999-12-31", "to"),
         ("from=2026-03-03&to=2026-03-02", "to"),
-        ("status=absent", "status"),
+        ("status=gone", "status"),
         ("group=abc", "group"),
         ("person=1.5", "person"),
         ("group=99999999999999999999", "group"),
@@ -527,6 +531,12 @@ def test_records_export_as_csv(staff_client, marked, group):
         "marked_at",
         "method",
         "marked_by",
+        "arrived_at",
+        "left_at",
+        "worked_minutes",
+        "reason",
+        "note",
+        "edited_at",
     ]
     assert [(row[0], row[2], row[5]) for row in rows[1:]] == [
         ("Maths", "2026-03-02 09:00", "present"),

@@ -18,7 +18,7 @@ def run(name, *args):
     options = [] if name == "identify" else ["--no-progress"]
     if name == "enroll_faces":
         User.objects.get_or_create(username="operator", defaults={"role": "staff"})
-        options += ["--consent-on-file", "--operator", "operator"]
+        options += ["--consent-on-file", "--operator", "operator", "--create-missing"]
     call_command(name, *args, *options, stdout=out, stderr=StringIO())
     return out.getvalue()
 

@@ -181,7 +181,7 @@ def test_the_commands_queue_and_follow_their_jobs(tmp_path, embedding_cache, cel
         for name in names:
             (tmp_path / identity / Path(name).name).symlink_to(FACES_DIR / name)
     out = StringIO()
-    consent = ["--consent-on-file", "--operator", staff.username]
+    consent = ["--consent-on-file", "--operator", staff.username, "--create-missing"]
     call_command("enroll_faces", str(tmp_path), "--queue", "--no-progress", *consent, stdout=out, stderr=StringIO())
     lines = out.getvalue().splitlines()
     assert "amy_adams/rocket.jpg: refused: No face found" in " ".join(lines)

@@ -4,10 +4,15 @@
 // no cookie and no CSRF, and holds on to the screen as far as a page can: full screen again after
 // every exit, no context menu, selection, drag or the navigation shortcuts it is shown. Leaving takes a
 // 3-second press on the device name and the staff PIN. Server unreachable: a banner, and retries with
-// backoff until it answers; a revoked token (401): back to the pairing form.
+// backoff until it answers; a revoked token (401): back to the pairing form. Its words come with the
+// page (#locked-kiosk-text, in the reader's language), numbers put in place of their %(name)s.
 (function () {
   const root = document.getElementById("locked-kiosk");
   const el = function (id) { return document.getElementById(id); };
+  const TEXT = JSON.parse(el("locked-kiosk-text").textContent);
+  const say = function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (all, name) { return name in values ? values[name] : all; });
+  };
   const STORE = "attendx.kiosk.token";
   const HOLD_TO_LEAVE_MS = 3000;
   const REFRESH_MS = 60000; // the device and its open sessions
@@ -68,7 +73,7 @@
     if (retryTimer) return;
     const wait = retryMs;
     retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
-    el("locked-banner-wait").textContent = wait >= 4000 ? " in " + Math.round(wait / 1000) + " s" : "";
+    el("locked-banner-wait").textContent = wait >= 4000 ? " " + say(TEXT.retryIn, { seconds: Math.round(wait / 1000) }) : "";
     retryTimer = setTimeout(function () {
       retryTimer = null;
       el("locked-banner-wait").textContent = "…";
@@ -99,7 +104,7 @@
   // Answers every request of the page goes through: true when it was handled here.
   function troubled(response) {
     if (response.status === 401 && token()) {
-      unpaired("This kiosk is no longer paired. Staff: pair it again from its page in AttendX.");
+      unpaired(TEXT.unpaired);
       return true;
     }
     if (response.status >= 500) {
@@ -117,11 +122,12 @@
     const open = device.sessions_open || [];
     const lines = open.map(function (session) {
       const ends = new Date(session.ends_at);
-      const until = isNaN(ends) ? "" : " · until " + ends.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      const time = isNaN(ends) ? "" : ends.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+      const until = time ? " · " + say(TEXT.until, { time: time }) : "";
       return session.title + " · " + session.group + until;
     });
     const where = device.location ? device.location + ": " : "";
-    el("device-sessions").textContent = where + (lines.length ? lines.join(" — ") : "No session is open right now.");
+    el("device-sessions").textContent = where + (lines.length ? lines.join(" — ") : TEXT.noSession);
   }
 
   function refreshDevice() {
@@ -152,8 +158,8 @@
       headers: function () { return { Authorization: "Bearer " + token() }; },
       intercept: troubled,
       unreachable: unreachable,
-      noCamera: "No camera here: this kiosk cannot check anyone in.",
-      cameraFailed: "The camera could not be opened: check that it is plugged in, then restart the kiosk.",
+      noCamera: TEXT.noCamera,
+      cameraFailed: TEXT.cameraFailed,
     });
     if (offline) kiosk.hold(true);
     window.AttendXKioskFallback.attach({
@@ -194,7 +200,7 @@
       .then(function (answer) {
         if (answer.status >= 500) {
           unreachable();
-          pairMessage("Cannot reach AttendX: try again in a moment.", "bad");
+          pairMessage(TEXT.pairUnreachable, "bad");
           return;
         }
         reachable();
@@ -207,14 +213,14 @@
         }
         if (answer.status === 429) {
           const wait = parseInt(answer.response.headers.get("Retry-After") || "60", 10);
-          pairMessage("Too many attempts: wait " + wait + " seconds, then try again.", "warn");
+          pairMessage(say(TEXT.pairWait, { seconds: wait }), "warn");
           return;
         }
-        pairMessage(answer.body.detail || "That code did not work.", "bad");
+        pairMessage(answer.body.detail || TEXT.pairFailed, "bad");
       })
       .catch(function () {
         unreachable();
-        pairMessage("Cannot reach AttendX: try again in a moment.", "bad");
+        pairMessage(TEXT.pairUnreachable, "bad");
       })
       .finally(function () { button.disabled = false; });
   }
@@ -223,7 +229,7 @@
     event.preventDefault();
     const code = el("pair-code").value.trim();
     if (!code) {
-      pairMessage("Type the code shown on the device's page.", "warn");
+      pairMessage(TEXT.typeCode, "warn");
       return;
     }
     pairWith(code);
@@ -275,7 +281,7 @@
     api(root.dataset.unlockApi, "POST", { pin: pin })
       .then(function (answer) {
         if (answer.status === 200 && answer.body.unpaired) {
-          pinMessage("Unlocked: leaving the kiosk.", "ok");
+          pinMessage(TEXT.unlocked, "ok");
           leave();
           return;
         }
@@ -283,16 +289,16 @@
         el("pin-input").value = "";
         if (answer.status === 429) {
           const wait = parseInt(answer.response.headers.get("Retry-After") || "60", 10);
-          pinMessage("Too many tries: wait " + wait + " seconds.", "warn");
+          pinMessage(say(TEXT.pinWait, { seconds: wait }), "warn");
         } else if (answer.body.error === "wrong_pin") {
-          pinMessage("Wrong PIN: the kiosk stays locked.", "bad");
+          pinMessage(TEXT.wrongPin, "bad");
         } else {
-          pinMessage(answer.body.detail || "The kiosk cannot be unlocked.", "bad");
+          pinMessage(answer.body.detail || TEXT.cannotUnlock, "bad");
         }
       })
       .catch(function () {
         unreachable();
-        pinMessage("Cannot reach AttendX: try again when it is back.", "bad");
+        pinMessage(TEXT.pinUnreachable, "bad");
       })
       .finally(function () { el("pin-ok").disabled = false; });
   }
@@ -321,7 +327,7 @@
     event.preventDefault();
     const pin = el("pin-input").value;
     if (!pin) {
-      pinMessage("Type the staff PIN.", "warn");
+      pinMessage(TEXT.typePin, "warn");
       return;
     }
     unlock(pin);

@@ -4,6 +4,11 @@
 // with or without Redis; while a face is "agreeing", or asked to do a liveness challenge ("Please turn
 // your head to the left"), the prompt shows large and the next burst follows at once.
 //
+// Each face's answer has its own colour (tone): on time green, late amber (the message says "late"
+// too), already checked in neutral, checked out blue, review and unknown grey; several faces show as a
+// list, one line each. No face, or no session running, is calm information, never an error: the words
+// are the server's (translated there), as are all the messages shown.
+//
 // AttendXKiosk.start(options) runs it on any page: the signed-in kiosk page below (session cookie and
 // CSRF header) and the locked kiosk (accounts/locked_kiosk.js: a bearer token, its own error handling).
 (function () {
@@ -12,6 +17,10 @@
   const BURST_GAP_MS = 120; // between the frames of a burst
   const WAITING = ["agreeing", "challenge", "not_live"];
   const SHOW_RESULT_MS = 4000;
+  const NO_SESSION_PAUSE_MS = 15000; // nothing to check in to: ask again now and then, not every burst
+  const TONES = {
+    checked_in: "ok", checked_out: "out", already_checked_in: "info", session_ended: "info", review: "unsure", unknown: "unsure",
+  };
 
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
@@ -23,12 +32,10 @@
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
 
-  function toneFor(status, body) {
-    if (status === 201) return "ok";
-    const results = (body.faces || []).map(function (face) { return face.result; });
-    if (results.indexOf("already_checked_in") >= 0) return "info";
-    if (results.indexOf("unknown") >= 0 || results.indexOf("review") >= 0) return "warn";
-    return "idle";
+  // As attendance.views.kiosk_tone for the staff upload form.
+  function toneOf(face) {
+    if (face.result === "checked_in" && face.record && face.record.status === "late") return "late";
+    return TONES[face.result] || "idle";
   }
 
   // options: api (URL), video, hint, result, button, prompt (elements); and, all optional:
@@ -55,6 +62,24 @@
     function show(message, tone) {
       result.textContent = message;
       result.className = "kiosk-result tone-" + tone;
+    }
+
+    // One face: its message in its colour. Several: a list, one line (and colour) per face.
+    function showFaces(faces) {
+      if (faces.length === 1) {
+        show(faces[0].message, toneOf(faces[0]));
+        return;
+      }
+      const list = document.createElement("ul");
+      list.className = "kiosk-faces";
+      faces.forEach(function (face) {
+        const line = document.createElement("li");
+        line.className = "kiosk-face tone-" + toneOf(face);
+        line.textContent = face.message;
+        list.appendChild(line);
+      });
+      result.replaceChildren(list);
+      result.className = "kiosk-result tone-list";
     }
 
     function ask(words) {
@@ -101,7 +126,7 @@
       return next();
     }
 
-    function capture(manual) {
+    function capture() {
       if (busy || held || stopped || Date.now() < pausedUntil || !video.videoWidth) return;
       busy = true;
       let again = false;
@@ -110,6 +135,11 @@
         .then(function (answer) {
           if (!answer || stopped) return;
           const body = answer.body;
+          if (answer.status === 409 && body.error === "no_session") {
+            show(body.detail, "calm"); // "No session now; next: Maths at 10:00"
+            pausedUntil = Date.now() + NO_SESSION_PAUSE_MS;
+            return;
+          }
           if (answer.status >= 400) {
             const wait = parseInt(answer.response.headers.get("Retry-After") || "0", 10);
             if (wait) pausedUntil = Date.now() + wait * 1000;
@@ -118,22 +148,18 @@
           }
           const faces = body.faces || [];
           if (!faces.length) {
-            if (manual) show("No face found: look at the camera.", "warn");
+            show(body.message, "calm"); // "No face found — step closer"
             return;
           }
-          const messages = faces.map(function (face) {
-            if (face.result === "unknown") return "Not recognised";
-            return face.message;
-          });
           const asking = faces.filter(function (face) { return face.result === "challenge" || face.result === "not_live"; });
           if (faces.every(function (face) { return WAITING.indexOf(face.result) >= 0; })) {
             ask(asking.length ? asking[0].message : "");
-            if (!asking.length) show(messages.join(" · "), "idle");
+            if (!asking.length) showFaces(faces);
             again = true; // the next frames decide: no pause
             return;
           }
           ask("");
-          show(messages.join(" · "), toneFor(answer.status, body));
+          showFaces(faces);
           pausedUntil = Date.now() + SHOW_RESULT_MS;
           setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
         })
@@ -143,7 +169,7 @@
         })
         .finally(function () {
           busy = false;
-          if (again) capture(false);
+          if (again) capture();
         });
     }
 
@@ -174,11 +200,11 @@
         video.addEventListener("loadeddata", function () {
           hint.textContent = "Stand in front of the camera";
           button.disabled = false;
-          timer = setInterval(function () { if (!document.hidden) capture(false); }, INTERVAL_MS);
+          timer = setInterval(function () { if (!document.hidden) capture(); }, INTERVAL_MS);
         }, { once: true });
       })
       .catch(function () { hint.textContent = options.cameraFailed || "The camera could not be opened: use the upload form."; });
-    button.addEventListener("click", function () { pausedUntil = 0; capture(true); });
+    button.addEventListener("click", function () { pausedUntil = 0; capture(); });
     return controller;
   }
 

@@ -1,9 +1,11 @@
-"""Enroll a folder of photos: DIR/<identity>/<images>, one member per identity.
+"""Enroll a folder of photos: DIR/<identity>/<images>, one person per identity.
 
-Folders whose names start with "_" are skipped. A member is created for each identity that has no
-account yet (username = folder name, no usable password). Each photo is enrolled or refused with its
-reason; running the command again skips photos already enrolled. Exits non-zero only when nothing
-could be enrolled.
+Each folder is named after a person's username or external id (as in import_people); folders whose
+names start with "_" are skipped. A folder that names no account is refused, with a line naming it,
+unless --create-missing is given: then a member is created for it (username = folder name, no usable
+password). A folder that is one person's username and another's external id is always refused. Each
+photo is enrolled or refused with its reason; running the command again skips photos already
+enrolled. Exits non-zero when nothing could be enrolled.
 
 Enrollment needs each person's consent to the consent text in force (accounts.consent). People without
 it are refused (their photos skipped; the command then exits non-zero) unless --consent-on-file
@@ -17,16 +19,41 @@ follows its progress; --no-wait returns once they are queued (the staff page "Fa
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 from tqdm import tqdm
 
 from accounts.consent import ConsentRefused, has_consent, record_consent, text_in_force
+from accounts.importing import people_named
 from accounts.models import STAFF_ROLES, ConsentGiver, ConsentMethod, Role, User
 from attendx.queue import QueueUnavailable
 from faces.exceptions import DuplicatePhoto, RecognitionUnavailable
 from faces.jobs import PhotoFor, follow_job, start_enrollment_job
 from faces.models import JobState, Source
 from faces.services import Photo, PhotosRefused, face_enroll
+
+
+def _valid_username(name: str) -> bool:
+    try:
+        UnicodeUsernameValidator()(name)
+    except ValidationError:
+        return False
+    return len(name) <= User._meta.get_field("username").max_length
+
+
+def _refusal(identity: str, ambiguous: set[str], create_missing: bool) -> str | None:
+    """Why a folder naming nobody is refused; None when a member may be created for it."""
+    if identity in ambiguous:
+        return "it is one person's username and another's external id; rename it after one of them"
+    if not create_missing:
+        return "no account has this username or external id (--create-missing creates a member)"
+    if User.objects.filter(Q(username=identity) | Q(external_id=identity)).exists():
+        return "it names an account that has left or is a device"
+    if not _valid_username(identity):
+        return "not a valid username: letters, digits and @ . + - _ only"
+    return None
 
 
 def identity_folders(root: Path) -> list[Path]:
@@ -37,14 +64,10 @@ def photo_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
 
 
-def member_for(identity: str) -> User:
-    person, created = User.objects.get_or_create(
-        username=identity,
-        defaults={"role": Role.MEMBER, "first_name": identity.replace("_", " ").title()[:150]},
-    )
-    if created:
-        person.set_unusable_password()
-        person.save(update_fields=["password"])
+def create_member(identity: str) -> User:
+    person = User(username=identity, role=Role.MEMBER, first_name=identity.replace("_", " ").title()[:150])
+    person.set_unusable_password()
+    person.save()
     return person
 
 
@@ -62,6 +85,11 @@ class Command(BaseCommand):
             help="signed consent forms are on file: record a paper consent for those without one",
         )
         parser.add_argument("--operator", help="with --consent-on-file: the username of the attesting staff member")
+        parser.add_argument(
+            "--create-missing",
+            action="store_true",
+            help="create a member for each folder that names no account (username = folder name)",
+        )
 
     def handle(self, *args, directory: Path, no_progress: bool, queue: bool, no_wait: bool, **options):
         operator = self._operator(options["consent_on_file"], options["operator"])
@@ -72,22 +100,40 @@ class Command(BaseCommand):
             raise CommandError(f"No photos found in {directory}/<identity>/.")
         if text_in_force() is None:
             raise CommandError("No consent text has been published: an administrator must publish one in the admin.")
-        without_consent = self._settle_consent(sorted({identity for identity, _ in work}), operator)
-        work = [(identity, path) for identity, path in work if identity not in without_consent]
-        if without_consent:
-            for identity in sorted(without_consent):
-                self.stdout.write(
-                    f"{identity}: refused: no consent on record; photos skipped "
-                    "(--consent-on-file --operator USERNAME if signed forms are on file)"
-                )
+        people, refused = self._people(sorted({identity for identity, _ in work}), options["create_missing"])
+        without_consent = self._settle_consent(people, operator)
+        for identity in sorted(without_consent):
+            self.stdout.write(
+                f"{identity}: refused: no consent on record; photos skipped "
+                "(--consent-on-file --operator USERNAME if signed forms are on file)"
+            )
+        people = {identity: person for identity, person in people.items() if identity not in without_consent}
+        work = [(identity, path) for identity, path in work if identity in people]
         if not work:
-            raise CommandError(f"Nothing could be enrolled: {len(without_consent)} people without consent.")
+            reasons = [f"{len(refused)} folder(s) refused"] if refused else []
+            reasons += [f"{len(without_consent)} people without consent"] if without_consent else []
+            raise CommandError(f"Nothing could be enrolled: {', '.join(reasons)}.")
         if queue:
-            self._queue(work, no_progress=no_progress, no_wait=no_wait)
+            self._queue(work, people, no_progress=no_progress, no_wait=no_wait)
         else:
-            self._enroll(work, no_progress=no_progress)
+            self._enroll(work, people, no_progress=no_progress)
+        if refused:
+            self.stdout.write(f"{len(refused)} folder(s) refused, their photos skipped: {', '.join(refused)}.")
         if without_consent:
             raise CommandError(f"{len(without_consent)} people were refused for lack of consent.")
+
+    def _people(self, identities: list[str], create_missing: bool) -> tuple[dict[str, User | None], list[str]]:
+        """Whom each folder names (None: a member to create), and the folders refused, each with a line."""
+        found, ambiguous = people_named(identities)
+        people, refused = {}, []
+        for identity in identities:
+            reason = None if identity in found else _refusal(identity, ambiguous, create_missing)
+            if reason is None:
+                people[identity] = found.get(identity)
+            else:
+                refused.append(identity)
+                self.stdout.write(f"{identity}: refused: {reason}")
+        return people, refused
 
     def _operator(self, consent_on_file: bool, username: str | None) -> User | None:
         if not consent_on_file:
@@ -101,19 +147,20 @@ class Command(BaseCommand):
             raise CommandError(f"--operator {username}: no active staff account of that name.")
         return operator
 
-    def _settle_consent(self, identities: list[str], operator: User | None) -> set[str]:
-        """The identities refused for lack of consent; with an operator, none: their paper forms are recorded."""
+    def _settle_consent(self, people: dict[str, User | None], operator: User | None) -> set[str]:
+        """The identities refused for lack of consent; with an operator, none: their paper forms are
+        recorded (and the members to create are created first)."""
         refused = set()
-        for identity in identities:
-            person = User.objects.filter(username=identity).first()
+        for identity, person in sorted(people.items()):
             if person is not None and has_consent(person):
                 continue
             if operator is None:
                 refused.add(identity)  # no account is created for someone who cannot be enrolled
                 continue
-            person = person or member_for(identity)
-            if has_consent(person):
-                continue
+            if person is None:
+                person = people[identity] = create_member(identity)
+                if has_consent(person):
+                    continue
             try:
                 record_consent(
                     person=person,
@@ -127,31 +174,33 @@ class Command(BaseCommand):
             self.stdout.write(f"{identity}: paper consent on file, recorded by {operator.username}")
         return refused
 
-    def _enroll(self, work: list[tuple[str, Path]], *, no_progress: bool) -> None:
+    def _enroll(self, work: list[tuple[str, Path]], people: dict[str, User], *, no_progress: bool) -> None:
         counts = {"enrolled": 0, "already enrolled": 0, "refused": 0}
-        people = set()
+        with_faces = set()
         with tqdm(total=len(work), unit="photo", disable=no_progress, file=self.stderr._out) as bar:
             for identity, path in work:
-                outcome = self._enroll_one(member_for(identity), path)
+                outcome = self._enroll_one(people[identity], path)
                 counts[outcome.split(":")[0]] += 1
                 if not outcome.startswith("refused"):
-                    people.add(identity)
+                    with_faces.add(identity)
                 bar.write(f"{identity}/{path.name}: {outcome}", file=self.stdout._out)
                 bar.update()
         summary = (
             f"{counts['enrolled']} enrolled, {counts['already enrolled']} already enrolled, "
-            f"{counts['refused']} refused; {len(people)} people with faces."
+            f"{counts['refused']} refused; {len(with_faces)} people with faces."
         )
         if not counts["enrolled"] and not counts["already enrolled"]:
             raise CommandError(f"Nothing could be enrolled: {summary}")
         self.stdout.write(self.style.SUCCESS(summary))
 
-    def _queue(self, work: list[tuple[str, Path]], *, no_progress: bool, no_wait: bool) -> None:
+    def _queue(
+        self, work: list[tuple[str, Path]], people: dict[str, User], *, no_progress: bool, no_wait: bool
+    ) -> None:
         size, jobs = settings.FACES["BULK_MAX_PHOTOS"], []
         for start in range(0, len(work), size):
             photos = [
                 PhotoFor(
-                    member_for(identity), Photo(data=path.read_bytes(), filename=path.name), f"{identity}/{path.name}"
+                    people[identity], Photo(data=path.read_bytes(), filename=path.name), f"{identity}/{path.name}"
                 )
                 for identity, path in work[start : start + size]
             ]

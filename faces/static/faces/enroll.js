@@ -1,5 +1,6 @@
 // Webcam enrollment: show the camera, capture one frame as a JPEG and submit it through the same
-// form as uploads. Without a camera the upload form keeps working.
+// form as uploads. Without a camera the upload form keeps working. Its words come from the page
+// (data-* of #camera-status), in the reader's language.
 (function () {
   const video = document.getElementById("camera-video");
   const status = document.getElementById("camera-status");
@@ -8,7 +9,7 @@
   const input = document.getElementById("id_photos");
   const source = document.getElementById("id_source");
   if (!video || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    if (status) status.textContent = "No camera available here: upload photos instead.";
+    if (status) status.textContent = status.dataset.noCamera;
     return;
   }
   navigator.mediaDevices
@@ -16,12 +17,12 @@
     .then(function (stream) {
       video.srcObject = stream;
       video.addEventListener("loadeddata", function () {
-        status.textContent = "Look at the camera, then take the photo.";
+        status.textContent = status.dataset.ready;
         button.disabled = false;
       });
     })
     .catch(function () {
-      status.textContent = "The camera could not be opened: upload photos instead.";
+      status.textContent = status.dataset.failed;
     });
   button.addEventListener("click", function () {
     const canvas = document.createElement("canvas");
@@ -29,7 +30,7 @@
     canvas.height = video.videoHeight;
     canvas.getContext("2d").drawImage(video, 0, 0);
     button.disabled = true;
-    status.textContent = "Enrolling…";
+    status.textContent = status.dataset.enrolling;
     canvas.toBlob(
       function (blob) {
         const transfer = new DataTransfer();

@@ -16,7 +16,7 @@
         bar.value = progress.percent;
         bar.textContent = progress.percent + "%";
         done.textContent = progress.done;
-        state.textContent = progress.state.charAt(0).toUpperCase() + progress.state.slice(1);
+        state.textContent = progress.state_display;
         if (progress.finished) window.location.reload();
         else window.setTimeout(poll, 1000);
       })
