@@ -64,7 +64,7 @@ def _import(request):
         request,
         _(
             "Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged; "
-            "%(groups)d new groups. Memberships were added, none removed."
+            "new groups: %(groups)d. Memberships were added, none removed."
         )
         % {
             "created": result.created,

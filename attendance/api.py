@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
@@ -203,11 +204,11 @@ class ExportFilters(DayRange):
         attrs = super().validate(attrs)
         start, end = attrs.get("from"), attrs.get("to")
         if (start is None) != (end is None):
-            raise serializers.ValidationError("Give both `from` and `to`, or neither.")
+            raise serializers.ValidationError(_("Give both `from` and `to`, or neither."))
         if start is None and attrs.get("group") is None:
-            raise serializers.ValidationError("Give a range of days (`from`, `to`), a `group`, or both.")
+            raise serializers.ValidationError(_("Give a range of days (`from`, `to`), a `group`, or both."))
         if start is not None and (end - start).days > self.MAX_DAYS:
-            raise serializers.ValidationError("Export at most one year at a time.")
+            raise serializers.ValidationError(_("Export at most one year at a time."))
         return attrs
 
 
@@ -428,7 +429,7 @@ class QrCheckInRequest(serializers.Serializer):
 
     def validate(self, attrs):
         if ("image" in attrs) == ("code" in attrs):
-            raise serializers.ValidationError("Send either `image` (a camera frame) or `code` (a scanner's text).")
+            raise serializers.ValidationError(_("Send either `image` (a camera frame) or `code` (a scanner's text)."))
         return attrs
 
 
@@ -446,7 +447,7 @@ def _fallback_answer(check_in) -> Response:
 
 
 def _fallback_refusal(status: int, code: str, detail: str, retry_after: int | None = None) -> Response:
-    body = {"error": code, "detail": detail}
+    body = {"error": code, "detail": str(detail)}
     headers = None
     if retry_after is not None:
         body["retry_after"], headers = retry_after, {"Retry-After": str(retry_after)}
@@ -550,7 +551,7 @@ class QrCheckInView(APIView):
             if code is None:
                 upload = data["image"]
                 if upload.size > settings.FACES["MAX_UPLOAD_BYTES"]:
-                    raise ImageRejected("The photo is over the size limit.", status=413, code="too_large")
+                    raise ImageRejected(_("The photo is over the size limit."), status=413, code="too_large")
                 image = decode_upload(upload.read(), filename=upload.name, frame=True)
                 code = fallback.read_qr_code(image=image)
             return fallback.check_in_by_qr(device=request.user, code=code, session=data.get("session"))

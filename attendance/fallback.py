@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.audit import audit
 from accounts.models import AuditAction, Role
@@ -47,7 +48,7 @@ MAX_LOGIN_LENGTH = 150  # a username's longest
 class NotRecognised(LookupError):
     """A wrong PIN, an unknown login, an unknown or replaced QR card: one answer, so none is revealed."""
 
-    message = "Not recognised."
+    message = gettext_lazy("Not recognised.")
 
 
 class CredentialLocked(PermissionError):
@@ -58,19 +59,23 @@ class CredentialLocked(PermissionError):
     @property
     def message(self) -> str:
         minutes = max(1, math.ceil(self.retry_after / 60))
-        return f"Too many wrong PINs. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        return ngettext(
+            "Too many wrong PINs. Try again in %(minutes)d minute.",
+            "Too many wrong PINs. Try again in %(minutes)d minutes.",
+            minutes,
+        ) % {"minutes": minutes}
 
 
 class NotExpected(LookupError):
-    message = "You are not on the list of a session open for check-in now."
+    message = gettext_lazy("You are not on the list of a session open for check-in now.")
 
 
 class InvalidPin(ValueError):
-    message = "A check-in PIN is 4 to 8 digits."
+    message = gettext_lazy("A check-in PIN is 4 to 8 digits.")
 
 
 class NoQrCode(ValueError):
-    message = "No QR code found: hold the card flat in front of the camera."
+    message = gettext_lazy("No QR code found: hold the card flat in front of the camera.")
 
 
 @dataclass(frozen=True, eq=False)

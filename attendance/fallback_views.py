@@ -9,6 +9,8 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from accounts.decorators import staff_required
@@ -22,7 +24,7 @@ class PinForm(forms.Form):
     pin = forms.RegexField(
         regex=fallback.PIN_PATTERN,
         max_length=8,
-        label="New check-in PIN",
+        label=gettext_lazy("New check-in PIN"),
         error_messages={"invalid": fallback.InvalidPin.message},
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
     )
@@ -47,7 +49,8 @@ def credential(request, person_id):
         form = PinForm(request.POST)
         if form.is_valid():
             fallback.set_pin(person=person, pin=form.cleaned_data["pin"], by=request.user)
-            messages.success(request, f"The check-in PIN of {person} is set. Tell them in person.")
+            done = _("The check-in PIN of %(person)s is set. Tell them in person.") % {"person": person}
+            messages.success(request, done)
             return redirect("attendance:check-in-credential", person_id=person.pk)
         messages.error(request, error_text(form))
         status = 400

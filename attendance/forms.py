@@ -12,8 +12,10 @@ from attendx.forms import DayField, ModelKeyField
 
 
 class CheckInForm(forms.Form):
-    image = forms.FileField()
-    session = ModelKeyField(queryset=Session.objects.select_related("group"), required=False)
+    image = forms.FileField(label=gettext_lazy("Image"))
+    session = ModelKeyField(
+        queryset=Session.objects.select_related("group"), required=False, label=gettext_lazy("Session")
+    )
 
 
 class ManualMarkForm(forms.Form):
@@ -23,15 +25,17 @@ class ManualMarkForm(forms.Form):
 
     NEEDS_REASON = (Status.EXCUSED, Status.ABSENT)
 
-    person = ModelKeyField(queryset=get_user_model().objects.all())
-    status = forms.ChoiceField(choices=[*Status.choices, ("unmark", "Not marked")])
+    person = ModelKeyField(queryset=get_user_model().objects.all(), label=gettext_lazy("Person"))
+    status = forms.ChoiceField(
+        choices=[*Status.choices, ("unmark", gettext_lazy("Not marked"))], label=gettext_lazy("Status")
+    )
     reason = forms.ModelChoiceField(
         queryset=AbsenceReason.objects.filter(is_active=True),
         to_field_name="code",
         required=False,
         label=gettext_lazy("Reason"),
     )
-    note = forms.CharField(required=False, max_length=200)
+    note = forms.CharField(required=False, max_length=200, label=gettext_lazy("Note"))
     arrived_at = forms.TimeField(
         required=False, label=gettext_lazy("Arrived at"), widget=forms.TimeInput(attrs={"type": "time"})
     )
@@ -58,31 +62,36 @@ class DayRangeForm(forms.Form):
     """From ``start`` to ``end``, both included, at most about a year."""
 
     MAX_DAYS = 366
-    too_long = "Choose at most one year at a time."
+    too_long = gettext_lazy("Choose at most one year at a time.")
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
-            raise forms.ValidationError("The start date must come before the end date.", code="reversed")
+            raise forms.ValidationError(_("The start date must come before the end date."), code="reversed")
         if start and end and (end - start).days > self.MAX_DAYS:
             raise forms.ValidationError(self.too_long, code="too_long")
         return cleaned
 
 
 class ExportForm(DayRangeForm):
-    group = ModelKeyField(queryset=Group.objects.all(), required=False, empty_label="All groups")
-    start = DayField()
-    end = DayField()
-    too_long = "Export at most one year at a time."
+    group = ModelKeyField(
+        queryset=Group.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("All groups"),
+        label=gettext_lazy("Group"),
+    )
+    start = DayField(label=gettext_lazy("Start"))
+    end = DayField(label=gettext_lazy("End"))
+    too_long = gettext_lazy("Export at most one year at a time.")
 
 
 class ChartRangeForm(DayRangeForm):
     """The days of a group's chart; by default the last DEFAULT_DAYS days up to today."""
 
     DEFAULT_DAYS = 30
-    start = DayField(required=False)
-    end = DayField(required=False)
+    start = DayField(required=False, label=gettext_lazy("Start"))
+    end = DayField(required=False, label=gettext_lazy("End"))
 
     def clean(self):
         cleaned = self.cleaned_data
@@ -103,12 +112,19 @@ class WebURLField(forms.URLField):
 
 
 class WebhookEndpointForm(forms.Form):
-    url = WebURLField(label="URL", max_length=500)
-    description = forms.CharField(required=False, max_length=200)
+    url = WebURLField(label=gettext_lazy("URL"), max_length=500)
+    description = forms.CharField(required=False, max_length=200, label=gettext_lazy("Description"))
     events = forms.MultipleChoiceField(
-        choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple, initial=WebhookEvent.values
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=WebhookEvent.values,
+        label=gettext_lazy("Events"),
     )
 
 
 class WebhookActiveForm(forms.Form):
-    active = forms.TypedChoiceField(choices=[("1", "Active"), ("0", "Paused")], coerce=lambda value: value == "1")
+    active = forms.TypedChoiceField(
+        choices=[("1", gettext_lazy("Active")), ("0", gettext_lazy("Paused"))],
+        coerce=lambda value: value == "1",
+        label=gettext_lazy("Active"),
+    )

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from faces.storage import private_face_storage
@@ -32,17 +33,17 @@ class Group(models.Model):
         null=True,
         blank=True,
         related_name="owned_groups",
-        help_text="the teacher or manager who runs it; staff see the groups they own, administrators all",
+        help_text=_("the teacher or manager who runs it; staff see the groups they own, administrators all"),
     )
     # Notifications (attendance.notifications): to each member's guardian or manager (User.contact_email).
-    notify_absent = models.BooleanField("email when absent", default=False)
-    notify_late = models.BooleanField("email when late", default=False)
+    notify_absent = models.BooleanField(_("email when absent"), default=False)
+    notify_late = models.BooleanField(_("email when late"), default=False)
     rate_alert_below = models.PositiveSmallIntegerField(
-        "alert below (%)",
+        _("alert below (%)"),
         null=True,
         blank=True,
         validators=[MaxValueValidator(100)],
-        help_text="email the owner when a member's attendance rate falls below this; blank: no alert",
+        help_text=_("email the owner when a member's attendance rate falls below this; blank: no alert"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -54,13 +55,13 @@ class Group(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class Timetable(models.Model):
@@ -139,7 +140,7 @@ class Session(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     late_after_minutes = models.PositiveSmallIntegerField(
-        default=10, help_text="Arrivals more than this many minutes after the start are late."
+        default=10, help_text=_("Arrivals more than this many minutes after the start are late.")
     )
     location = models.CharField(max_length=120, blank=True)
     timetable = models.ForeignKey(
@@ -148,7 +149,7 @@ class Session(models.Model):
         null=True,
         blank=True,
         related_name="sessions",
-        help_text="the weekly timetable it was generated from; blank: scheduled on its own",
+        help_text=_("the weekly timetable it was generated from; blank: scheduled on its own"),
     )
 
     objects = SessionQuerySet.as_manager()
@@ -176,11 +177,11 @@ class Session(models.Model):
 
 
 class Status(models.TextChoices):
-    PRESENT = "present", "Present"
-    LATE = "late", "Late"
-    EXCUSED = "excused", "Excused"
+    PRESENT = "present", _("Present")
+    LATE = "late", _("Late")
+    EXCUSED = "excused", _("Excused")
     # Marked absent by hand, with a reason; a person with no record at an ended session is absent too.
-    ABSENT = "absent", "Absent"
+    ABSENT = "absent", _("Absent")
 
 
 class AbsenceReason(models.Model):
@@ -189,7 +190,7 @@ class AbsenceReason(models.Model):
 
     code = models.SlugField(max_length=32, unique=True)
     label = models.CharField(max_length=80)
-    excused = models.BooleanField(default=True, help_text="counts the person as excused rather than absent")
+    excused = models.BooleanField(default=True, help_text=_("counts the person as excused rather than absent"))
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -200,12 +201,12 @@ class AbsenceReason(models.Model):
 
 
 class Method(models.TextChoices):
-    FACE = "face", "Face (kiosk)"
-    CAMERA = "camera", "IP camera"
-    UPLOAD = "upload", "Photo upload (staff)"
-    MANUAL = "manual", "Manual"
-    PIN = "pin", "PIN at a kiosk (no biometrics)"
-    QR = "qr", "QR code at a kiosk (no biometrics)"
+    FACE = "face", _("Face (kiosk)")
+    CAMERA = "camera", _("IP camera")
+    UPLOAD = "upload", _("Photo upload (staff)")
+    MANUAL = "manual", _("Manual")
+    PIN = "pin", _("PIN at a kiosk (no biometrics)")
+    QR = "qr", _("QR code at a kiosk (no biometrics)")
 
 
 class Record(models.Model):
@@ -213,14 +214,14 @@ class Record(models.Model):
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance_records")
     status = models.CharField(max_length=16, choices=Status.choices)
     # When the person arrived (a manual mark may give it); the time of a later edit is edited_at.
-    marked_at = models.DateTimeField("arrived at", default=timezone.now)
+    marked_at = models.DateTimeField(_("arrived at"), default=timezone.now)
     checked_out_at = models.DateTimeField(
-        "left at", null=True, blank=True, help_text="a second scan: checked out, or left before the end"
+        _("left at"), null=True, blank=True, help_text=_("a second scan: checked out, or left before the end")
     )
     reason = models.ForeignKey(AbsenceReason, on_delete=models.PROTECT, null=True, blank=True, related_name="records")
-    edited_at = models.DateTimeField(null=True, blank=True, help_text="when a staff member last changed it by hand")
+    edited_at = models.DateTimeField(null=True, blank=True, help_text=_("when a staff member last changed it by hand"))
     method = models.CharField(max_length=16, choices=Method.choices)
-    distance = models.FloatField(null=True, blank=True, help_text="face distance, for face and camera marks")
+    distance = models.FloatField(null=True, blank=True, help_text=_("face distance, for face and camera marks"))
     device = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -230,7 +231,7 @@ class Record(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="the staff member who marked it by hand or approved it from review",
+        help_text=_("the staff member who marked it by hand or approved it from review"),
     )
     note = models.CharField(max_length=200, blank=True)
 
@@ -260,16 +261,16 @@ class Evidence(models.Model):
 
     record = models.OneToOneField(Record, on_delete=models.CASCADE, related_name="evidence")
     face = models.FileField(storage=private_face_storage, upload_to=evidence_upload_to, max_length=255)
-    distance = models.FloatField(help_text="to the nearest enrolled sample of the person")
-    margin = models.FloatField(null=True, blank=True, help_text="how much nearer than anybody else")
-    frames = models.JSONField(default=list, help_text="the frames that agreed: digest, time, distance")
-    liveness = models.CharField(max_length=32, blank=True, help_text="blank: not checked")
+    distance = models.FloatField(help_text=_("to the nearest enrolled sample of the person"))
+    margin = models.FloatField(null=True, blank=True, help_text=_("how much nearer than anybody else"))
+    frames = models.JSONField(default=list, help_text=_("the frames that agreed: digest, time, distance"))
+    liveness = models.CharField(max_length=32, blank=True, help_text=_("blank: not checked"))
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = EvidenceQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "evidence"
+        verbose_name_plural = _("evidence")
 
     def __str__(self):
         return f"Evidence for {self.record}"
@@ -303,18 +304,18 @@ class NotLiveAttempt(models.Model):
 
     class Meta:
         ordering = ["-seen_at"]
-        verbose_name = "attempt not judged live"
+        verbose_name = _("attempt not judged live")
 
     def __str__(self):
         return f"Not live at {self.device}: {self.reason}"
 
 
 class Change(models.TextChoices):
-    MARKED = "marked", "Marked"
-    UNMARKED = "unmarked", "Unmarked"
-    CHECKED_OUT = "checked_out", "Checked out"
-    APPROVED = "approved", "Approved from review"
-    REJECTED = "rejected", "Rejected from review"
+    MARKED = "marked", _("Marked")
+    UNMARKED = "unmarked", _("Unmarked")
+    CHECKED_OUT = "checked_out", _("Checked out")
+    APPROVED = "approved", _("Approved from review")
+    REJECTED = "rejected", _("Rejected from review")
 
 
 class RecordChange(models.Model):
@@ -324,7 +325,7 @@ class RecordChange(models.Model):
     person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=16, choices=Change.choices)
     status = models.CharField(max_length=16, choices=Status.choices, blank=True)
-    reason = models.CharField(max_length=32, blank=True, help_text="the absence reason's code")
+    reason = models.CharField(max_length=32, blank=True, help_text=_("the absence reason's code"))
     note = models.CharField(max_length=200, blank=True)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     at = models.DateTimeField(default=timezone.now)
@@ -353,9 +354,9 @@ class CheckInRequest(models.Model):
 
 
 class Review(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class PendingCheckInQuerySet(models.QuerySet):
@@ -387,13 +388,13 @@ class PendingCheckIn(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="the next nearest person, when somebody else came close too",
+        help_text=_("the next nearest person, when somebody else came close too"),
     )
     runner_up_distance = models.FloatField(null=True, blank=True)
     frame = models.FileField(storage=private_face_storage, upload_to=pending_frame_upload_to, max_length=255)
     frame_width = models.PositiveIntegerField(null=True, blank=True)
     frame_height = models.PositiveIntegerField(null=True, blank=True)
-    box = models.JSONField(help_text="x, y, width, height of the face in the frame's pixels")
+    box = models.JSONField(help_text=_("x, y, width, height of the face in the frame's pixels"))
     device = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -410,7 +411,7 @@ class PendingCheckIn(models.Model):
 
     class Meta:
         ordering = ["captured_at"]
-        verbose_name = "pending check-in"
+        verbose_name = _("pending check-in")
 
     def __str__(self):
         return f"{self.candidate}? at {self.session}"
@@ -419,17 +420,17 @@ class PendingCheckIn(models.Model):
 class Camera(models.Model):
     """An IP camera behind go2rtc; its worker checks in faces for the sessions at its location."""
 
-    name = models.SlugField(max_length=64, unique=True, help_text="e.g. entrance; one worker runs per camera")
+    name = models.SlugField(max_length=64, unique=True, help_text=_("e.g. entrance; one worker runs per camera"))
     go2rtc_url = models.URLField(
         "go2rtc URL", default="http://go2rtc:1984", validators=[URLValidator(schemes=["http", "https"])]
     )
-    stream = models.CharField(max_length=120, blank=True, help_text="the go2rtc stream; blank: the camera's name")
-    location = models.CharField(max_length=120, help_text="marks the sessions whose location is exactly this")
+    stream = models.CharField(max_length=120, blank=True, help_text=_("the go2rtc stream; blank: the camera's name"))
+    location = models.CharField(max_length=120, help_text=_("marks the sessions whose location is exactly this"))
     interval_seconds = models.FloatField(
         null=True,
         blank=True,
         validators=[MinValueValidator(0.5)],
-        help_text="seconds between snapshots; blank: ATTENDANCE['CAMERA_INTERVAL_SECONDS']",
+        help_text=_("seconds between snapshots; blank: ATTENDANCE['CAMERA_INTERVAL_SECONDS']"),
     )
     is_active = models.BooleanField(default=True)
     device = models.OneToOneField(
@@ -438,7 +439,7 @@ class Camera(models.Model):
         null=True,
         editable=False,
         related_name="camera",
-        help_text="the kiosk account its check-ins are recorded under (camera-NAME), created automatically",
+        help_text=_("the kiosk account its check-ins are recorded under (camera-NAME), created automatically"),
     )
 
     class Meta:
@@ -452,7 +453,9 @@ class Camera(models.Model):
         if self.device_id is None and self.name:
             holder = get_user_model().objects.filter(username=self.device_username).first()
             if holder is not None and (holder.role != Role.KIOSK or hasattr(holder, "camera")):
-                message = f"The account {self.device_username} exists already and is not free for this camera."
+                message = _("The account %(username)s exists already and is not free for this camera.") % {
+                    "username": self.device_username
+                }
                 raise ValidationError({"name": message})
 
     @property
@@ -473,8 +476,8 @@ class Camera(models.Model):
 
 
 class WebhookEvent(models.TextChoices):
-    RECORD_CREATED = "record.created", "record.created: a person was marked"
-    RECORD_CHANGED = "record.changed", "record.changed: a mark was changed"
+    RECORD_CREATED = "record.created", _("record.created: a person was marked")
+    RECORD_CHANGED = "record.changed", _("record.changed: a mark was changed")
 
 
 def new_webhook_secret() -> str:
@@ -492,7 +495,7 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     secret = models.CharField(max_length=64, default=new_webhook_secret, editable=False)
     # A JSON list of WebhookEvent values: the same on SQLite and MongoDB (no ArrayField there).
-    events = models.JSONField(default=list, help_text="the events it receives, e.g. ['record.created']")
+    events = models.JSONField(default=list, help_text=_("the events it receives, e.g. ['record.created']"))
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -501,7 +504,7 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "webhook endpoint"
+        verbose_name = _("webhook endpoint")
 
     def __str__(self):
         return self.url
@@ -516,9 +519,9 @@ class WebhookEndpoint(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
 
 
 class WebhookDelivery(models.Model):
@@ -538,7 +541,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="attendance_webhook_due")]
 
     def __str__(self):
@@ -552,8 +555,10 @@ class CheckInCredential(models.Model):
     person = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="check_in_credential"
     )
-    pin = models.CharField(max_length=128, blank=True, help_text="hashed like a password; blank: none")
-    qr_digest = models.CharField(max_length=64, blank=True, db_index=True, help_text="SHA-256 of the QR code's secret")
+    pin = models.CharField(max_length=128, blank=True, help_text=_("hashed like a password; blank: none"))
+    qr_digest = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text=_("SHA-256 of the QR code's secret")
+    )
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -564,16 +569,16 @@ class CheckInCredential(models.Model):
 
 
 class NotificationKind(models.TextChoices):
-    ABSENT = "absent", "Absent"
-    LATE = "late", "Late"
-    DIGEST = "digest", "Daily digest"
-    RATE_ALERT = "rate_alert", "Attendance rate below threshold"
+    ABSENT = "absent", _("Absent")
+    LATE = "late", _("Late")
+    DIGEST = "digest", _("Daily digest")
+    RATE_ALERT = "rate_alert", _("Attendance rate below threshold")
 
 
 class NotificationState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 class Notification(models.Model):

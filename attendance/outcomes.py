@@ -47,9 +47,10 @@ def describe_record(record: Record, *, already: bool) -> str:
             "worked": worked,
         }
     if already:
-        return f"{record.person}: already checked in at {when}"
-    late = ", late" if record.status == Status.LATE else ""
-    return f"{record.person}: checked in at {when}{late}"
+        return _("%(person)s: already checked in at %(time)s") % {"person": record.person, "time": when}
+    if record.status == Status.LATE:
+        return _("%(person)s: checked in at %(time)s, late") % {"person": record.person, "time": when}
+    return _("%(person)s: checked in at %(time)s") % {"person": record.person, "time": when}
 
 
 CHANGES = (Result.CHECKED_IN, Result.CHECKED_OUT)
@@ -82,7 +83,11 @@ class FaceOutcome:
         if self.result in (Result.CHECKED_IN, Result.CHECKED_OUT, Result.ALREADY):
             return describe_record(self.record, already=self.result is Result.ALREADY)
         if self.result is Result.AGREEING:
-            return f"{self.person}: hold still ({len(self.agreeing)} of {self.needed} frames)"
+            return _("%(person)s: hold still (%(n)s of %(needed)s frames)") % {
+                "person": self.person,
+                "n": len(self.agreeing),
+                "needed": self.needed,
+            }
         if self.result in (Result.CHALLENGE, Result.NOT_LIVE):
             return self.liveness.prompt
         if self.result is Result.ENDED:
@@ -90,8 +95,8 @@ class FaceOutcome:
                 return _("The session has ended.")
             return _("%(person)s: the session has ended, there is nothing to check out.") % {"person": self.person}
         if self.result is Result.REVIEW:
-            return "Not sure who this is: a staff member will check."
-        return "Not recognised."
+            return _("Not sure who this is: a staff member will check.")
+        return _("Not recognised.")
 
     def to_json(self) -> dict:
         answer = {

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Liveness
 from attendance.agreement import Tracked
 from attendance.models import Method
 from attendx.cache import cache_delete, cache_get, cache_set
 
-ASK_AGAIN = "Hold still and look at the camera"
+ASK_AGAIN = gettext_lazy("Hold still and look at the camera")
 
 
 class Status(StrEnum):
@@ -52,8 +54,8 @@ class Presence:
         if self.status is Status.CHALLENGE:
             from faces.liveness import CHALLENGES
 
-            return CHALLENGES[self.challenge]
-        return ASK_AGAIN if self.status is Status.NOT_LIVE else ""
+            return _(CHALLENGES[self.challenge])
+        return str(ASK_AGAIN) if self.status is Status.NOT_LIVE else ""
 
     def describe(self) -> str:
         """For the evidence of a mark."""

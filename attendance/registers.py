@@ -10,13 +10,19 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from attendance.charts import DayRate, percent_label
 from attendance.models import Record, Session, Status
 from attendance.selectors import ABSENT, EXPECTED, day_start
 
-CODES = {Status.PRESENT: "P", Status.LATE: "L", Status.EXCUSED: "E", Status.ABSENT: "A"}
+# The one-letter codes of the register's cells and totals, in the reader's language.
+CODES = {
+    Status.PRESENT: pgettext_lazy("register code", "P"),
+    Status.LATE: pgettext_lazy("register code", "L"),
+    Status.EXCUSED: pgettext_lazy("register code", "E"),
+    Status.ABSENT: pgettext_lazy("register code", "A"),
+}
 ATTENDED = (Status.PRESENT, Status.LATE)
 STATUS_WORDS = {
     Status.PRESENT: gettext_lazy("present"),
@@ -157,10 +163,10 @@ class WeekRegister:
 def _cell(record: Record | None, session: Session, moment: datetime, footnotes: dict[str, Footnote]) -> Cell:
     status = counted_status(record, session, moment)
     if record is None:
-        return Cell(code=CODES.get(status, ""), status=status)
+        return Cell(code=str(CODES.get(status, "")), status=status)
     reason = record.reason
     return Cell(
-        code=CODES[status],
+        code=str(CODES[status]),
         status=status,
         reason_code=reason.code if reason else "",
         reason_label=reason.label if reason else "",

@@ -367,8 +367,9 @@ class ReviewItem:
 def doubt_in_words(pending: PendingCheckIn, review_distance: float) -> str:
     if pending.runner_up_id is not None and pending.runner_up_distance is not None:
         if pending.runner_up_distance < review_distance:
-            return f"Looks like {pending.candidate} or {pending.runner_up}: both came close."
-    return f"Close to {pending.candidate}, but not certain."
+            names = {"candidate": pending.candidate, "runner_up": pending.runner_up}
+            return _("Looks like %(candidate)s or %(runner_up)s: both came close.") % names
+    return _("Close to %(candidate)s, but not certain.") % {"candidate": pending.candidate}
 
 
 def _outline(pending: PendingCheckIn) -> dict | None:

@@ -87,7 +87,9 @@ class NoSessionRunning(LookupError):
 
 
 class SessionNotServed(PermissionError):
-    message = "This device does not serve that session: staff choose its groups and sessions on its page."
+    @property
+    def message(self) -> str:
+        return _("This device does not serve that session: staff choose its groups and sessions on its page.")
 
 
 def session_for(person_keys_by_session: dict, person_key: str, open_sessions: list) -> Session | None:

@@ -1,10 +1,11 @@
 """Weekly timetables and holidays, and the sessions generated from them ahead of time.
 
 A timetable makes one session a week on its weekday within its term, at its wall-clock time in the
-organisation's time zone (settings.TIME_ZONE, whatever the daylight saving), skipping holidays. Only
-sessions still to start are made or removed: the past is never rewritten. The unique constraint
-(timetable, starts_at) makes each session once, however many workers generate at the same time; a
-session that no longer fits (a holiday added, a timetable edited or deleted) goes unless it has records.
+organisation's time zone (settings.TIME_ZONE, whatever the daylight saving), skipping holidays. Sessions
+not over yet are made (one under way too), and only those still to start are changed or removed: the
+past is never rewritten. The unique constraint (timetable, starts_at) makes each session once, however
+many workers generate at the same time; a session that no longer fits (a holiday added, a timetable
+edited or deleted) goes unless it has records.
 """
 
 from collections.abc import Iterable
@@ -134,7 +135,8 @@ def _sync(entry: Timetable, calendar: _Calendar, *, today: date, until: date, no
     while day <= min(until, entry.last_day):
         if not calendar.is_holiday(day):
             starts_at = calendar.at(day, entry.starts_at)
-            if starts_at > now and starts_at not in existing:
+            # A lesson already under way is made too (a teacher adding today's at 9:03); one over is not.
+            if calendar.at(day, entry.ends_at) > now and starts_at not in existing:
                 created += _create_once(partial(calendar.session, entry, day))
         day += timedelta(weeks=1)
     return Generated(created=created, removed=removed)

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import time_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import audit
@@ -74,21 +75,23 @@ def _check_in(request, method: str = Method.FACE):
     """Validate a check-in request and run it; raise CheckInRefused with the status to answer."""
     form = CheckInForm(request.POST, request.FILES)
     if form.has_error("image"):
-        raise CheckInRefused(400, "no_image", "Send the photo as the `image` field of a multipart form.")
+        raise CheckInRefused(400, "no_image", _("Send the photo as the `image` field of a multipart form."))
     if form.has_error("session", "does_not_exist"):
-        raise CheckInRefused(404, "no_such_session", "That session does not exist.")
+        raise CheckInRefused(404, "no_such_session", _("That session does not exist."))
     if form.has_error("session"):
-        raise CheckInRefused(400, "bad_session", "`session` must be a session's id, or left out.")
+        raise CheckInRefused(400, "bad_session", _("`session` must be a session's id, or left out."))
     key = request.headers.get("Idempotency-Key", "")
     if key and not IDEMPOTENCY_KEY.match(key):
-        raise CheckInRefused(400, "bad_idempotency_key", "Idempotency-Key: 1-128 letters, digits or . _ : -")
+        raise CheckInRefused(400, "bad_idempotency_key", _("Idempotency-Key: 1-128 letters, digits or . _ : -"))
     uploads = request.FILES.getlist("image")
     most = settings.ATTENDANCE["BURST_MAX_FRAMES"]
     if len(uploads) > most:
-        raise CheckInRefused(400, "too_many_frames", f"Send at most {most} frames (`image` fields) at a time.")
+        detail = _("Send at most %(most)s frames (`image` fields) at a time.") % {"most": most}
+        raise CheckInRefused(400, "too_many_frames", detail)
     limit = settings.FACES["MAX_UPLOAD_BYTES"]
     if any(upload.size > limit for upload in uploads):
-        raise CheckInRefused(413, "too_large", f"Photos may be at most {limit / 1e6:.0f} MB.")
+        detail = _("Photos may be at most %(megabytes).0f MB.") % {"megabytes": limit / 1e6}
+        raise CheckInRefused(413, "too_large", detail)
     try:
         frames = [decode_upload(upload.read(), filename=upload.name, frame=True) for upload in uploads]
         return check_in_by_face(
@@ -112,7 +115,7 @@ def _check_in(request, method: str = Method.FACE):
     except RecognitionUnavailable as error:
         answered_unavailable(request, unavailable.RECOGNITION, str(error))
         raise CheckInRefused(
-            503, "recognition_unavailable", "Face recognition is unavailable right now.", RECOGNITION_RETRY_AFTER
+            503, "recognition_unavailable", _("Face recognition is unavailable right now."), RECOGNITION_RETRY_AFTER
         ) from error
 
 
@@ -171,7 +174,7 @@ def kiosk(request):
     if request.method != "POST":
         return render(request, "attendance/kiosk.html", context)
     if request.user.is_kiosk:
-        context["outcome"] = {"tone": "bad", "message": "This kiosk checks people in with its camera only."}
+        context["outcome"] = {"tone": "bad", "message": _("This kiosk checks people in with its camera only.")}
         return render(request, "attendance/kiosk.html", context, status=403)
     try:
         result = _check_in(request, method=Method.UPLOAD)
@@ -245,7 +248,7 @@ def session_mark(request, session_id):
     person, status = form.cleaned_data["person"], form.cleaned_data["status"]
     if status == "unmark":
         unmark(session=session, person=person, by=request.user)
-        messages.success(request, f"{person} is no longer marked.")
+        messages.success(request, _("%(person)s is no longer marked.") % {"person": person})
         return redirect("attendance:session", session_id=session.pk)
     try:
         mark_manually(
@@ -260,7 +263,8 @@ def session_mark(request, session_id):
     except MarkRefused as refused:
         messages.error(request, refused.message)
         return _session_page(request, session, status=400)
-    messages.success(request, f"{person} marked {status}.")
+    label = Status(status).label.lower()
+    messages.success(request, _("%(person)s marked %(status)s.") % {"person": person, "status": label})
     return redirect("attendance:session", session_id=session.pk)
 
 
@@ -413,15 +417,19 @@ def review_decide(request, pending_id, decision):
     if decision == "approve":
         record, created = approve_pending(pending=pending, by=request.user)
         if created:
-            messages.success(request, f"{pending.candidate} marked at {pending.session}.")
+            marked = {"person": pending.candidate, "session": pending.session}
+            messages.success(request, _("%(person)s marked at %(session)s.") % marked)
         else:
             when = time_format(timezone.localtime(record.marked_at), "H:i")
+            status = record.get_status_display().lower()
             messages.info(
-                request, f"{pending.candidate} was already checked in at {when} ({record.status}): nothing changed."
+                request,
+                _("%(person)s was already checked in at %(time)s (%(status)s): nothing changed.")
+                % {"person": pending.candidate, "time": when, "status": status},
             )
     else:
         reject_pending(pending=pending, by=request.user)
-        messages.info(request, "Check-in rejected.")
+        messages.info(request, _("Check-in rejected."))
     return redirect("attendance:reviews")
 
 

@@ -3,6 +3,7 @@ Views validate a form, call one service of attendance.webhooks, and answer."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
@@ -30,7 +31,8 @@ def webhook_list(request):
         messages.error(request, error_text(form))
         return _list_page(request, form, status=error_status(form))
     endpoint = webhooks.create_endpoint(**form.cleaned_data, by=request.user)
-    messages.success(request, f"Webhook endpoint {endpoint.url} added: give its secret to the receiver.")
+    added = _("Webhook endpoint %(url)s added: give its secret to the receiver.") % {"url": endpoint.url}
+    messages.success(request, added)
     return redirect("attendance:webhook", endpoint_id=endpoint.pk)
 
 
@@ -45,7 +47,7 @@ def webhook_detail(request, endpoint_id):
 @staff_required
 def webhook_rotate_secret(request, endpoint_id):
     webhooks.rotate_secret(endpoint=_endpoint(endpoint_id))
-    messages.success(request, "New secret: the old one no longer verifies. Give this one to the receiver.")
+    messages.success(request, _("New secret: the old one no longer verifies. Give this one to the receiver."))
     return redirect("attendance:webhook", endpoint_id=endpoint_id)
 
 
@@ -59,5 +61,5 @@ def webhook_set_active(request, endpoint_id):
         context = {"endpoint": endpoint, "deliveries": webhooks.recent_deliveries(endpoint)}
         return render(request, "attendance/webhook_detail.html", context, status=error_status(form))
     webhooks.set_active(endpoint=endpoint, active=form.cleaned_data["active"])
-    messages.success(request, "Endpoint active." if endpoint.is_active else "Endpoint paused: nothing is sent.")
+    messages.success(request, _("Endpoint active.") if endpoint.is_active else _("Endpoint paused: nothing is sent."))
     return redirect("attendance:webhook", endpoint_id=endpoint.pk)

@@ -125,7 +125,7 @@ class BulkEnrollForm(forms.Form):
     """A ZIP of <username or external id>/<photo>: every folder must name an active member (or staff)
     account, and only one: a folder that is one person's username and another's external id is refused."""
 
-    archive = forms.FileField(label="ZIP archive", widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
+    archive = forms.FileField(label=_("ZIP archive"), widget=forms.ClearableFileInput(attrs={"accept": ".zip"}))
 
     def clean_archive(self):
         upload = self.cleaned_data["archive"]

@@ -13,14 +13,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+from django.utils.translation import gettext_noop
 
 # The kiosk's words. Left and right as the person sees it: their own left. Frames come unmirrored
 # (as the camera sees the person), so a person turning to their left moves their nose towards the
-# image's right (larger x) and "turn_right" towards its left.
+# image's right (larger x) and "turn_right" towards its left. Marked for translation here, translated
+# where they are shown (attendance.presence).
 CHALLENGES: dict[str, str] = {
-    "turn_left": "Please turn your head to the left",
-    "turn_right": "Please turn your head to the right",
-    "blink": "Please blink",
+    "turn_left": gettext_noop("Please turn your head to the left"),
+    "turn_right": gettext_noop("Please turn your head to the right"),
+    "blink": gettext_noop("Please blink"),
 }
 
 POINTS = 468

@@ -88,7 +88,9 @@ def gallery_status() -> str:
     stale = FaceSample.objects.exclude(pipeline_version=current_pipeline().pipeline_version).count()
     if not stale:
         return "ok"
-    return f"{stale} sample(s) from another pipeline, not matched: run `python manage.py reembed_faces`"
+    return _("%(count)s sample(s) from another pipeline, not matched: run `python manage.py reembed_faces`") % {
+        "count": stale
+    }
 
 
 def get_engine() -> Engine:

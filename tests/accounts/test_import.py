@@ -194,7 +194,7 @@ def test_the_page_checks_a_file_then_imports_it(staff_client, staff):
 
     done = staff_client.post(PAGE, {"csv": report.context["confirm_form"]["csv"].value()}, follow=True)
     assert done.redirect_chain == [(PAGE, 302)]
-    assert "Imported: 2 created, 0 updated, 0 unchanged; 2 new groups." in done.content.decode()
+    assert "Imported: 2 created, 0 updated, 0 unchanged; new groups: 2." in done.content.decode()
     assert set(User.objects.filter(external_id__isnull=False).values_list("external_id", flat=True)) == {
         "P1001",
         "P1002",

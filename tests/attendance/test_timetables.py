@@ -71,6 +71,15 @@ def test_sessions_are_made_only_up_to_the_horizon_and_never_before_now(group):
     assert local_starts() == ["2027-01-18 09:00", "2027-01-25 09:00"]
 
 
+def test_a_lesson_under_way_when_its_entry_is_added_is_made_once(group):
+    """A teacher adding today's 09:00-10:00 lesson at 09:30 can still check the class in."""
+    weekly(group, weekday=0, first_day=date(2027, 1, 1), last_day=date(2027, 3, 31))
+    half_past_nine = datetime(2027, 1, 11, 9, 30, tzinfo=UTC)
+    assert timetables.generate_sessions(until=date(2027, 1, 18), moment=half_past_nine) == 2
+    assert timetables.generate_sessions(until=date(2027, 1, 18), moment=half_past_nine) == 0
+    assert local_starts() == ["2027-01-11 09:00", "2027-01-18 09:00"]
+
+
 def test_a_second_run_makes_nothing_new(group):
     weekly(group, weekday=4, first_day=date(2027, 1, 4), last_day=date(2027, 2, 12))
     assert timetables.generate_sessions(until=date(2027, 2, 12), moment=BEFORE_TERM) == 6

@@ -7,24 +7,31 @@ asks for Spanish, or a visitor who picks it in the footer, gets it; English stay
 """
 
 import gettext
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.base import Lexer, TokenType
 from django.urls import reverse
+from django.utils import timezone
+
+from attendance.models import Group, Session
+from tests.factories import tiny_jpeg
 
 ROOT = Path(settings.BASE_DIR)
 # The apps with a Spanish catalogue, <app>/locale/es/LC_MESSAGES/django.po.
-CATALOGUED_APPS = ["faces", "accounts", "attendx"]
+CATALOGUED_APPS = ["faces", "accounts", "attendx", "attendance"]
 # The apps whose templates are checked for text outside {% translate %}.
-TEMPLATED_APPS = ["faces", "accounts", "attendx"]
+TEMPLATED_APPS = ["faces", "accounts", "attendx", "attendance"]
 # Words that stay as they are in every language; a "word" has a lowercase letter (so codes such as
 # ABCD-EFGH and acronyms pass).
 UNTRANSLATED_WORDS = {"AttendX", "Attend"}
@@ -259,3 +266,25 @@ def test_the_language_chooser_switches_a_signed_out_visitor_to_spanish_and_back(
     assert "Iniciar sesión" in page and '<option value="es" lang="es" selected>' in page
     client.post(reverse("set_language"), {"language": "en", "next": login})
     assert "Sign in" in client.get(login).content.decode()
+
+
+def test_the_kiosk_and_the_roster_speak_spanish(client, kiosk, staff, member):
+    client.force_login(kiosk)
+    page = client.get(reverse("attendance:kiosk"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Mire a la cámara" in page and "Registrar la asistencia sin rostro" in page
+    words = json.loads(re.search(r'<script id="kiosk-text" type="application/json">(.*?)</script>', page).group(1))
+    assert words["connection"] == "Problema de conexión: reintentando."  # kiosk.js's own words
+    frame = SimpleUploadedFile("frame.jpg", tiny_jpeg(), content_type="image/jpeg")
+    answer = client.post(reverse("api-check-in"), {"image": frame}, HTTP_ACCEPT_LANGUAGE="es")
+    assert answer.status_code == 409 and answer.json()["error"] == "no_session"
+    assert answer.json()["detail"] == "No hay ninguna sesión ahora; ninguna más tarde hoy"
+
+    group = Group.objects.create(name="Class 7B")
+    group.members.set([member])
+    start = timezone.now() - timedelta(minutes=5)
+    session = Session.objects.create(group=group, title="Maths", starts_at=start, ends_at=start + timedelta(hours=1))
+    client.force_login(staff)
+    page = client.get(reverse("attendance:session", args=[session.pk]), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<html lang="es">' in page
+    assert "Presente" in page and "Ausente" in page and "Justificado" in page and "todavía no" in page
+    assert "Present" not in page.replace("Presente", "") and "not yet" not in page

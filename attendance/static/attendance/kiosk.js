@@ -11,6 +11,8 @@
 //
 // AttendXKiosk.start(options) runs it on any page: the signed-in kiosk page below (session cookie and
 // CSRF header) and the locked kiosk (accounts/locked_kiosk.js: a bearer token, its own error handling).
+// Its own words come translated from the page, in <script id="kiosk-text">
+// (attendance.templatetags.attendance_words).
 (function () {
   const INTERVAL_MS = 1500;
   const BURST = 4; // frames per request: enough motion for the liveness judge
@@ -18,6 +20,10 @@
   const WAITING = ["agreeing", "challenge", "not_live"];
   const SHOW_RESULT_MS = 4000;
   const NO_SESSION_PAUSE_MS = 15000; // nothing to check in to: ask again now and then, not every burst
+  const TEXT = (function () {
+    const node = document.getElementById("kiosk-text");
+    return node ? JSON.parse(node.textContent) : {};
+  })();
   const TONES = {
     checked_in: "ok", checked_out: "out", already_checked_in: "info", session_ended: "info", review: "unsure", unknown: "unsure",
   };
@@ -51,7 +57,7 @@
     const result = options.result;
     const button = options.button;
     const prompt = options.prompt;
-    const noCamera = options.noCamera || "No camera here: use the upload form.";
+    const noCamera = options.noCamera || TEXT.noCamera;
     let busy = false;
     let pausedUntil = 0;
     let held = false;
@@ -143,7 +149,7 @@
           if (answer.status >= 400) {
             const wait = parseInt(answer.response.headers.get("Retry-After") || "0", 10);
             if (wait) pausedUntil = Date.now() + wait * 1000;
-            show(body.detail || "Something went wrong.", "bad");
+            show(body.detail || TEXT.wentWrong, "bad");
             return;
           }
           const faces = body.faces || [];
@@ -161,11 +167,11 @@
           ask("");
           showFaces(faces);
           pausedUntil = Date.now() + SHOW_RESULT_MS;
-          setTimeout(function () { if (Date.now() >= pausedUntil) show("Look at the camera", "idle"); }, SHOW_RESULT_MS + 50);
+          setTimeout(function () { if (Date.now() >= pausedUntil) show(TEXT.look, "idle"); }, SHOW_RESULT_MS + 50);
         })
         .catch(function (error) {
           if (options.unreachable) options.unreachable(error);
-          else show("Connection problem: retrying.", "bad");
+          else show(TEXT.connection, "bad");
         })
         .finally(function () {
           busy = false;
@@ -198,12 +204,12 @@
         stream = opened;
         video.srcObject = stream;
         video.addEventListener("loadeddata", function () {
-          hint.textContent = "Stand in front of the camera";
+          hint.textContent = TEXT.standInFront;
           button.disabled = false;
           timer = setInterval(function () { if (!document.hidden) capture(); }, INTERVAL_MS);
         }, { once: true });
       })
-      .catch(function () { hint.textContent = options.cameraFailed || "The camera could not be opened: use the upload form."; });
+      .catch(function () { hint.textContent = options.cameraFailed || TEXT.cameraFailed; });
     button.addEventListener("click", function () { pausedUntil = 0; capture(); });
     return controller;
   }

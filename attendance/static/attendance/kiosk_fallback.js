@@ -5,7 +5,8 @@
 // AttendXKioskFallback.attach(options) wires the buttons once and may be called again with new options
 // (the locked kiosk after pairing). options: kiosk (the AttendXKiosk controller, to hold it), video,
 // result (elements); headers() -> extra request headers (default: the CSRF header), credentials,
-// intercept(response) -> true when the caller handled the answer itself (401, 5xx).
+// intercept(response) -> true when the caller handled the answer itself (401, 5xx). Its own words come
+// translated from the page, in <script id="kiosk-text"> (attendance.templatetags.attendance_words).
 (function () {
   const QR_EVERY_MS = 900;
   const QR_FOR_MS = 20000;
@@ -13,6 +14,10 @@
   let options = null;
   let wired = false;
   let scanning = null; // the QR scan's end time while scanning
+  const TEXT = (function () {
+    const node = document.getElementById("kiosk-text");
+    return node ? JSON.parse(node.textContent) : {};
+  })();
 
   function el(id) { return document.getElementById(id); }
 
@@ -81,7 +86,7 @@
     const pin = el("fallback-pin").value;
     if (!login) return focus(el("fallback-login"));
     if (!pin) return focus(el("fallback-pin"));
-    el("fallback-message").textContent = "Checking…";
+    el("fallback-message").textContent = TEXT.checking;
     post(el("kiosk-fallback").dataset.pinApi, { login: login, pin: pin }, true)
       .then(function (answer) {
         if (!answer) return closePad();
@@ -92,10 +97,10 @@
           return;
         }
         el("fallback-pin").value = "";
-        el("fallback-message").textContent = answer.body.detail || "Not recognised.";
+        el("fallback-message").textContent = answer.body.detail || TEXT.notRecognised;
         focus(el("fallback-pin"));
       })
-      .catch(function () { el("fallback-message").textContent = "Connection problem: try again."; });
+      .catch(function () { el("fallback-message").textContent = TEXT.connectionTryAgain; });
   }
 
   // The QR card.
@@ -113,7 +118,7 @@
     if (!scanning) return;
     if (Date.now() > scanning) {
       scanning = null;
-      show("No QR card seen. Try again, or use the keypad.", "warn");
+      show(TEXT.noQrCard, "warn");
       resume();
       return;
     }
@@ -130,7 +135,7 @@
           return;
         }
         scanning = null;
-        if (answer) show(answer.body.message || answer.body.detail || "Something went wrong.", toneOf(answer.status));
+        if (answer) show(answer.body.message || answer.body.detail || TEXT.wentWrong, toneOf(answer.status));
         resume();
       })
       .catch(function () {
@@ -142,7 +147,7 @@
     if (scanning || !options.video.videoWidth) return;
     if (options.kiosk) options.kiosk.hold(true);
     scanning = Date.now() + QR_FOR_MS;
-    show("Hold your QR card up to the camera", "idle");
+    show(TEXT.holdQrCard, "idle");
     scanOnce();
   }
 
