@@ -25,7 +25,7 @@ from accounts.models import STAFF_ROLES, Role
 from attendance.models import Group, Notification, NotificationKind, NotificationState, Record, Session, Status
 from attendance.selectors import ABSENT, roster_for_session, roster_summary, sessions_for_day
 from attendx.db import on_commit, run_in_transaction
-from attendx.queue import RETRY_POLICY
+from attendx.queue import RETRY_POLICY, requeue_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -450,15 +450,4 @@ def resume_overdue_notifications(*, moment: datetime | None = None) -> int:
     overdue = Notification.objects.filter(
         state=NotificationState.PENDING, next_attempt_at__lte=moment - timedelta(seconds=OVERDUE_SECONDS)
     ).order_by("next_attempt_at")
-    queued = 0
-    for notification in overdue.only("pk", "next_attempt_at")[:500]:
-        # Only one sweep queues it, and the next one not before it is overdue again.
-        rows = Notification.objects.filter(pk=notification.pk, next_attempt_at=notification.next_attempt_at)
-        if not rows.update(next_attempt_at=moment):
-            continue
-        if not queue_notification(notification.pk):
-            break
-        queued += 1
-    if queued:
-        logger.info("Queued %d overdue notification(s) again", queued)
-    return queued
+    return requeue_overdue(overdue, queue=queue_notification, moment=moment, what="notification(s)")

@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError
 
 from attendance.models import DeliveryState, Record, WebhookDelivery, WebhookEndpoint, new_webhook_secret
 from attendx.db import on_commit
-from attendx.queue import RETRY_POLICY
+from attendx.queue import RETRY_POLICY, requeue_overdue
 
 logger = logging.getLogger(__name__)
 
@@ -240,18 +240,7 @@ def resume_overdue_deliveries() -> int:
     overdue = WebhookDelivery.objects.filter(
         state=DeliveryState.PENDING, next_attempt_at__lte=moment - timedelta(seconds=OVERDUE_SECONDS)
     ).order_by("next_attempt_at")
-    queued = 0
-    for delivery in overdue.only("pk", "next_attempt_at")[:500]:
-        # Only one sweep queues it, and the next one not before it is overdue again.
-        rows = WebhookDelivery.objects.filter(pk=delivery.pk, next_attempt_at=delivery.next_attempt_at)
-        if not rows.update(next_attempt_at=moment):
-            continue
-        if not queue_delivery(delivery.pk):
-            break
-        queued += 1
-    if queued:
-        logger.info("Queued %d overdue webhook delivery(ies) again", queued)
-    return queued
+    return requeue_overdue(overdue, queue=queue_delivery, moment=moment, what="webhook delivery(ies)")
 
 
 # Endpoints, for the staff pages

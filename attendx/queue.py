@@ -31,3 +31,23 @@ def enqueue(task, *args, **kwargs) -> None:
         unavailable.note_unavailable(QUEUE, str(error))
         raise QueueUnavailable(str(QueueUnavailable.message)) from error
     unavailable.note_available(QUEUE)
+
+
+def requeue_overdue(overdue, *, queue, moment, what: str, most: int = 500) -> int:
+    """Queue again, with ``queue(pk)``, the rows of ``overdue`` (a queryset of rows with a
+    ``next_attempt_at``, oldest first) whose message was lost or never published; return how many.
+
+    Each row is claimed by moving its ``next_attempt_at`` to ``moment``, so only one sweep queues it and
+    the next not before it is overdue again. Stops at the first row the broker refuses.
+    """
+    queued = 0
+    for row in overdue.only("pk", "next_attempt_at")[:most]:
+        claimed = overdue.model.objects.filter(pk=row.pk, next_attempt_at=row.next_attempt_at)
+        if not claimed.update(next_attempt_at=moment):
+            continue
+        if not queue(row.pk):
+            break
+        queued += 1
+    if queued:
+        logger.info("Queued %d overdue %s again", queued, what)
+    return queued

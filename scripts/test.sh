@@ -2,8 +2,8 @@
 # `make test`: install whatever is missing, start real redis-servers and a MongoDB-compatible server
 # (secantusdb, in memory) on free loopback ports, run the linters, check both migration trees, run the
 # whole suite on SQLite and on MongoDB at the same time (each pass with a redis-server of its own; the
-# MongoDB pass's output is printed when it ends), then the TensorFlow tests, stop the servers. Non-zero
-# on any failure.
+# MongoDB pass's output is printed when it ends; the TensorFlow tests run once the SQLite pass is done),
+# stop the servers. Non-zero on any failure.
 # Extra arguments go to pytest, in both passes (e.g. `make test ARGS="-k cache"`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +74,11 @@ sqlite_status=0
 python -m pytest "$@" || sqlite_status=$?
 sqlite_seconds=$(( $(date +%s) - pass_started ))
 
+# DeepFace on TensorFlow, in its own virtual environment (not narrowed by ARGS), on the core the SQLite
+# pass has left while the MongoDB pass, the longer one, goes on.
+tensorflow_status=0
+bash scripts/test_tensorflow.sh || tensorflow_status=$?
+
 mongodb_status=0
 wait "$MONGO_PASS_PID" || mongodb_status=$?
 MONGO_PASS_PID=""
@@ -84,8 +89,6 @@ kill "$MONGO_PID" && wait "$MONGO_PID" 2>/dev/null || true
 MONGO_PID=""
 [ "$sqlite_status" -eq 0 ] || { echo "The SQLite pass failed (above, before the MongoDB output)" >&2; exit "$sqlite_status"; }
 [ "$mongodb_status" -eq 0 ] || { echo "The MongoDB pass failed (above)" >&2; exit "$mongodb_status"; }
-
-# DeepFace on TensorFlow, in its own virtual environment; not narrowed by ARGS.
-bash scripts/test_tensorflow.sh
+[ "$tensorflow_status" -eq 0 ] || { echo "The TensorFlow tests failed (above, after the SQLite pass)" >&2; exit "$tensorflow_status"; }
 
 say "All green in $(( $(date +%s) - started )) s (SQLite pass ${sqlite_seconds} s, MongoDB pass ${mongodb_seconds} s, at the same time)"

@@ -283,6 +283,17 @@ def _consent_unless_marked(request):
     post_save.disconnect(sender=User, dispatch_uid="tests-consent")
 
 
+@pytest.fixture
+def absence_reasons(db):
+    """The reasons migration 0010 seeds; a transactional test before this one flushed them away."""
+    from importlib import import_module
+
+    from attendance.models import AbsenceReason
+
+    for code, label, excused in import_module("attendance.migrations.0010_absence_reasons").REASONS:
+        AbsenceReason.objects.get_or_create(code=code, defaults={"label": label, "excused": excused})
+
+
 @pytest.fixture(autouse=True)
 def _default_language():
     """A request in Spanish leaves its thread in Spanish (LocaleMiddleware): the next test starts in English."""

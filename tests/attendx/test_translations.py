@@ -27,6 +27,9 @@ from django.utils import timezone
 from attendance.models import Group, Session
 from tests.factories import tiny_jpeg
 
+# The catalogue and template checks use no database: they run once, in the SQLite pass.
+pytestmark = pytest.mark.database_independent
+
 ROOT = Path(settings.BASE_DIR)
 # The apps with a Spanish catalogue, <app>/locale/es/LC_MESSAGES/django.po.
 CATALOGUED_APPS = ["faces", "accounts", "attendx", "attendance"]

@@ -239,7 +239,7 @@ def print_the_register(page):
     (SCREENSHOTS / "teachers-week-register.pdf").write_bytes(pdf)
 
 
-def test_a_teachers_week(live_server, browser_with_camera, kiosk, tmp_path):
+def test_a_teachers_week(live_server, browser_with_camera, kiosk, tmp_path, absence_reasons):
     start = (timezone.localtime() + timedelta(minutes=5)).replace(second=0, microsecond=0)
     today = start.date()
     if (start + timedelta(hours=1)).date() != today or timezone.localdate() != today:
