@@ -19,13 +19,12 @@ export REDIS_SERVER_BIN
 REDIS_SERVER_BIN=$(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v redis-server || command -v redis-server)
 ensure_venv requirements/local.txt requirements/production.txt
 
-REDIS_PID="" MONGO_REDIS_PID="" MONGO_PID="" MONGO_PASS_PID="" LATER_REDIS_PID="" LATER_MONGO_PID="" LATER_PASS_PID=""
+REDIS_PID="" MONGO_REDIS_PID="" MONGO_PID="" MONGO_PASS_PID=""
 cleanup() {
-  local pid
-  for pid in "$MONGO_PASS_PID" "$LATER_PASS_PID" "$REDIS_PID" "$MONGO_REDIS_PID" "$LATER_REDIS_PID" \
-    "$MONGO_PID" "$LATER_MONGO_PID"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  done
+  [ -n "$MONGO_PASS_PID" ] && kill "$MONGO_PASS_PID" 2>/dev/null
+  [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+  [ -n "$MONGO_REDIS_PID" ] && kill "$MONGO_REDIS_PID" 2>/dev/null
+  [ -n "$MONGO_PID" ] && kill "$MONGO_PID" 2>/dev/null
   true
 }
 trap cleanup EXIT
@@ -56,31 +55,17 @@ MONGODB_URI=$mongodb_uri python manage.py makemigrations --check --dry-run >/dev
 
 # The two passes at once: each mostly waits on its servers, browsers and worker processes (together
 # they keep the 2 cores of a CI machine busy, not oversubscribed). Timing-sensitive tests have margins
-# for that: they passed with four other test runs on the same machine. The MongoDB pass is the longer:
-# without ARGS, its LATER_MONGODB_TESTS run as a second part, on a server and a redis-server of their
-# own, once the SQLite pass has left its core.
-LATER_MONGODB_TESTS=(tests/accounts tests/e2e tests/test_garbage.py)
-mongo_pass() {  # LOG REDIS_PORT MONGODB_URI TEST_DATABASE PYTEST_ARGS...
-  local log=$1 redis_port=$2 uri=$3 database=$4
-  shift 4
-  (
-    export REDIS_URL="redis://127.0.0.1:$redis_port/0" MONGODB_URI=$uri TEST_MONGODB_NAME=$database
-    pass_started=$(date +%s)
-    status=0
-    python -m pytest "$@" >"$log" 2>&1 || status=$?
-    echo "$(( $(date +%s) - pass_started ))" >"$log.seconds"
-    exit "$status"
-  ) &
-}
-mongo_log=var/test-mongodb.log later_log=var/test-mongodb-later.log
-if [ $# -eq 0 ]; then
-  first_args=()
-  for path in "${LATER_MONGODB_TESTS[@]}"; do first_args+=(--ignore "$path"); done
-else
-  first_args=("$@")
-fi
+# for that: they passed with four other test runs on the same machine.
+mongo_log=var/test-mongodb.log
 say "Test suite on MongoDB (secantusdb, its own redis-server) in the background, output in $mongo_log"
-mongo_pass "$mongo_log" "$mongo_redis_port" "$mongodb_uri" test_attendx "${first_args[@]}"
+(
+  export REDIS_URL="redis://127.0.0.1:$mongo_redis_port/0" MONGODB_URI=$mongodb_uri
+  pass_started=$(date +%s)
+  status=0
+  python -m pytest "$@" >"$mongo_log" 2>&1 || status=$?
+  echo "$(( $(date +%s) - pass_started ))" >var/test-mongodb.seconds
+  exit "$status"
+) &
 MONGO_PASS_PID=$!
 
 say "Test suite on SQLite (real Redis)"
@@ -89,36 +74,21 @@ sqlite_status=0
 python -m pytest "$@" || sqlite_status=$?
 sqlite_seconds=$(( $(date +%s) - pass_started ))
 
-if [ $# -eq 0 ]; then
-  say "The rest of the MongoDB pass (${LATER_MONGODB_TESTS[*]}) in the background, output in $later_log"
-  first_mongo_pid=$MONGO_PID first_redis_pid=$REDIS_PID
-  later_redis_port=$(free_port) later_mongo_port=$(free_port)
-  start_redis "$later_redis_port" "$REDIS_SERVER_BIN"
-  start_mongo "$later_mongo_port"
-  LATER_REDIS_PID=$REDIS_PID LATER_MONGO_PID=$MONGO_PID MONGO_PID=$first_mongo_pid REDIS_PID=$first_redis_pid
-  mongo_pass "$later_log" "$later_redis_port" "mongodb://127.0.0.1:$later_mongo_port/attendx" test_attendx \
-    "${LATER_MONGODB_TESTS[@]}"
-  LATER_PASS_PID=$!
-fi
-
-# DeepFace on TensorFlow, in its own virtual environment (not narrowed by ARGS), beside the MongoDB pass.
+# DeepFace on TensorFlow, in its own virtual environment (not narrowed by ARGS), on the core the SQLite
+# pass has left while the MongoDB pass, the longer one, goes on.
 tensorflow_status=0
 bash scripts/test_tensorflow.sh || tensorflow_status=$?
 
 mongodb_status=0
 wait "$MONGO_PASS_PID" || mongodb_status=$?
 MONGO_PASS_PID=""
-mongodb_seconds=$(cat "$mongo_log.seconds")
-if [ -n "$LATER_PASS_PID" ]; then
-  wait "$LATER_PASS_PID" || mongodb_status=$?
-  LATER_PASS_PID=""
-  mongodb_seconds="$mongodb_seconds + $(cat "$later_log.seconds")"
-fi
 say "Test suite on MongoDB (secantusdb): its output"
 cat "$mongo_log"
-if [ $# -eq 0 ]; then cat "$later_log"; fi
+mongodb_seconds=$(cat var/test-mongodb.seconds)
+kill "$MONGO_PID" && wait "$MONGO_PID" 2>/dev/null || true
+MONGO_PID=""
 [ "$sqlite_status" -eq 0 ] || { echo "The SQLite pass failed (above, before the MongoDB output)" >&2; exit "$sqlite_status"; }
 [ "$mongodb_status" -eq 0 ] || { echo "The MongoDB pass failed (above)" >&2; exit "$mongodb_status"; }
 [ "$tensorflow_status" -eq 0 ] || { echo "The TensorFlow tests failed (above, after the SQLite pass)" >&2; exit "$tensorflow_status"; }
 
-say "All green in $(( $(date +%s) - started )) s (SQLite pass ${sqlite_seconds} s, MongoDB pass ${mongodb_seconds} s, beside it)"
+say "All green in $(( $(date +%s) - started )) s (SQLite pass ${sqlite_seconds} s, MongoDB pass ${mongodb_seconds} s, at the same time)"
