@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from attendance.charts import DayRate, percent_label
 from attendance.models import Record, Session, Status
-from attendance.selectors import ABSENT, EXPECTED, day_start
+from attendance.selectors import ABSENT, EXPECTED, arrival_of, day_start, worked_minutes
 
 # The one-letter codes of the register's cells and totals, in the reader's language.
 CODES = {
@@ -23,7 +23,6 @@ CODES = {
     Status.EXCUSED: pgettext_lazy("register code", "E"),
     Status.ABSENT: pgettext_lazy("register code", "A"),
 }
-ATTENDED = (Status.PRESENT, Status.LATE)
 STATUS_WORDS = {
     Status.PRESENT: gettext_lazy("present"),
     Status.LATE: gettext_lazy("late"),
@@ -239,10 +238,10 @@ def hours_and_minutes(worked: timedelta) -> str:
 
 
 def worked_time(record: Record | None) -> timedelta | None:
-    """From arrival to check-out, for a person who came and checked out; None when either is unknown."""
-    if record is None or record.status not in ATTENDED or record.checked_out_at is None:
-        return None
-    return max(record.checked_out_at - record.marked_at, timedelta(0))
+    """From arrival to check-out, in whole minutes as on the history page (attendance.selectors); None when
+    either is unknown."""
+    minutes = None if record is None else worked_minutes(arrival_of(record), record.checked_out_at)
+    return None if minutes is None else timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True)
@@ -331,7 +330,7 @@ def person_report(person, *, start: date, end: date, moment: datetime | None = N
             ReportRow(
                 session=session,
                 status=status,
-                arrived_at=record.marked_at if record and record.status in ATTENDED else None,
+                arrived_at=arrival_of(record) if record else None,
                 left_at=record.checked_out_at if record else None,
                 reason_code=reason.code if reason else "",
                 reason_label=reason.label if reason else "",
