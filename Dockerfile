@@ -7,7 +7,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/
-RUN pip install --no-cache-dir -r requirements/production.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements/locks/production.txt
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=attendx.settings.production SECRET_KEY=build-only ALLOWED_HOSTS=build \
     DEEPFACE_HOME=/app/models python manage.py faces_install_weights
@@ -29,7 +29,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements/ requirements/
-RUN pip install -r requirements/production.txt
+RUN pip install --require-hashes -r requirements/locks/production.txt
 
 COPY --chown=attendx:attendx . .
 COPY --from=models --chown=attendx:attendx /app/models models

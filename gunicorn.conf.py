@@ -33,7 +33,7 @@ def post_worker_init(worker):
     if os.environ.get("FACES_WARMUP", "1") != "1":
         return
     from faces.engine import EngineError
-    from faces.services import get_engine
+    from faces.pipeline import get_engine
 
     try:
         get_engine().load()

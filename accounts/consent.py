@@ -1,5 +1,5 @@
 """Consent to face recognition (GDPR art. 9, BIPA s. 15): the text in force, who agreed to it for whom,
-and its withdrawal, which erases the person's biometric data at once. Enrollment (faces.services)
+and its withdrawal, which erases the person's biometric data at once. Enrollment (faces.enrollment)
 asks ``has_consent`` before it reads a single photo."""
 
 from dataclasses import dataclass

@@ -16,7 +16,7 @@ from accounts.access import access_archive
 from accounts.consent import ConsentRefused, current_consent, record_consent, text_in_force, withdraw_consent
 from accounts.consent_forms import PaperConsentForm, ScreenConsentForm, WithdrawConsentForm
 from accounts.decorators import staff_required
-from accounts.models import ConsentGiver, ConsentMethod
+from accounts.models import ConsentGiver, ConsentMethod, Role
 from attendx.forms import error_text
 from faces.crypto import FaceDataUnreadable
 
@@ -27,7 +27,7 @@ def _not_a_kiosk(request):
 
 
 def _person(person_id):
-    return get_object_or_404(get_user_model().objects.exclude(role="kiosk"), pk=person_id)
+    return get_object_or_404(get_user_model().objects.exclude(role=Role.KIOSK), pk=person_id)
 
 
 @require_http_methods(["GET", "POST"])

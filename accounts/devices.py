@@ -49,6 +49,22 @@ def normalised_code(typed: str) -> str:
     return "".join(ch for ch in typed.upper() if ch.isalnum())
 
 
+def device_account(*, username: str, first_name: str, last_name: str, liveness: str = "", reuse: bool = False) -> User:
+    """The kiosk account a device's check-ins are recorded under; it has no usable password, so it can
+    never sign in with one. Raises IntegrityError when ``username`` is taken, unless ``reuse`` (the caller
+    has checked that the account holding it is free for the device): then that account is returned."""
+    fields = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "role": Role.KIOSK,
+        "liveness": liveness,
+        "password": make_password(None),
+    }
+    if reuse:
+        return User.objects.get_or_create(username=username, defaults=fields)[0]
+    return User.objects.create(username=username, **fields)
+
+
 def register_device(
     *,
     name: str,
@@ -63,13 +79,11 @@ def register_device(
     """A new device and its kiosk account (``device-<name>``, no usable password: it can never sign in
     with one). Raises IntegrityError when the name or its account's username is taken."""
     with transaction.atomic():
-        account = User.objects.create(
+        account = device_account(
             username=f"device-{slugify(name)[:120] or secrets.token_hex(4)}",
             first_name="Device",
             last_name=name,
-            role=Role.KIOSK,
             liveness=liveness,
-            password=make_password(None),
         )
         device = Device.objects.create(
             name=name,

@@ -1,16 +1,15 @@
-"""Server-side sessions in Redis, written through to the database.
-
-The database is the truth, Redis a read cache. When a write or delete cannot reach Redis, the
-cached copy may be stale (a logout during a stall would come back to life when Redis recovers), so
-we bump a session cache epoch in the database: the epoch is part of every cache key, and bumping it
-orphans every entry written before. Outages are rare; re-reading sessions from the database is cheap.
+"""Sessions: Django's ``cached_db`` store (Redis a read cache, the database the truth), with every Redis call
+guarded and a session cache epoch in every key. A write or delete that cannot reach Redis bumps the epoch and so
+orphans every cached copy: a logout during a stall never comes back to life when Redis recovers.
 """
 
 import threading
 import time
+from contextlib import contextmanager
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.core.cache import caches
 
 from attendx.cache import guarded
@@ -40,61 +39,73 @@ def invalidate_session_cache() -> int:
     return value
 
 
-_MISSING = object()
+class _GuardedCache:
+    """The few cache calls ``cached_db`` makes, guarded: with Redis down a read misses and a write fails.
 
+    A write or delete that fails inside ``writes_must_land()`` bumps the epoch; a failed refill after a
+    database read needs no bump (the database copy is the newest).
+    """
 
-class SessionStore(DBStore):
-    cache_alias = settings.SESSION_CACHE_ALIAS
+    def __init__(self, alias: str):
+        self.alias = alias
+        self._must_land = False
 
     @property
     def _cache(self):
-        return caches[self.cache_alias]
+        return caches[self.alias]
 
-    def _cache_key_for(self, session_key: str) -> str:
-        return f"session:{current_epoch()}:{session_key}"
+    def get(self, key, default=None):
+        return guarded(self.alias, lambda: self._cache.get(key, default), fallback=default)
 
-    def _cache_write(self, operation) -> None:
-        if guarded(self.cache_alias, lambda: operation() or True, fallback=False) is False:
+    def __contains__(self, key) -> bool:
+        return guarded(self.alias, lambda: self._cache.has_key(key), fallback=False)
+
+    def set(self, key, value, timeout) -> None:
+        self._write(lambda: self._cache.set(key, value, timeout))
+
+    def delete(self, key) -> None:
+        self._write(lambda: self._cache.delete(key))
+
+    def _write(self, operation) -> None:
+        reached = guarded(self.alias, lambda: operation() or True, fallback=False)
+        if reached is False and self._must_land:
             invalidate_session_cache()
 
-    def load(self):
-        session_key = self._get_or_create_session_key()
-        cache_key = self._cache_key_for(session_key)
-        data = guarded(self.cache_alias, lambda: self._cache.get(cache_key, _MISSING), fallback=_MISSING)
-        if data is not _MISSING:
-            return data
-        stored = self._get_session_from_db()
-        if stored is None:
-            return {}
-        data = self.decode(stored.session_data)
-        age = self.get_expiry_age(expiry=stored.expire_date)
-        # A failed refill leaves nothing stale behind (the database copy is the newest): no bump.
-        guarded(self.cache_alias, lambda: self._cache.set(cache_key, data, age))
-        return data
+    @contextmanager
+    def writes_must_land(self):
+        outer, self._must_land = self._must_land, True
+        try:
+            yield
+        finally:
+            self._must_land = outer
 
-    def exists(self, session_key):
-        if not session_key:
-            return False
-        cache_key = self._cache_key_for(session_key)
-        if guarded(self.cache_alias, lambda: self._cache.has_key(cache_key), fallback=False):
-            return True
-        return super().exists(session_key)
+
+class SessionStore(CachedDBStore):
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        self._cache = _GuardedCache(settings.SESSION_CACHE_ALIAS)
+
+    @property
+    def cache_key_prefix(self) -> str:
+        return f"session:{current_epoch()}:"
 
     def save(self, must_create=False):
-        super().save(must_create)
-        cache_key = self._cache_key_for(self._get_or_create_session_key())
-        data, age = self._session, self.get_expiry_age()
-        self._cache_write(lambda: self._cache.set(cache_key, data, age))
+        with self._cache.writes_must_land():
+            super().save(must_create)
 
     def delete(self, session_key=None):
-        super().delete(session_key)
-        session_key = session_key or self.session_key
-        if session_key is None:
-            return
-        cache_key = self._cache_key_for(session_key)
-        self._cache_write(lambda: self._cache.delete(cache_key))
+        with self._cache.writes_must_land():
+            super().delete(session_key)
 
-    def flush(self):
-        self.clear()
-        self.delete(self.session_key)
-        self._session_key = None
+    # The epoch is a database read, which async code may not make: the async API runs the sync one.
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def aexists(self, session_key):
+        return await sync_to_async(self.exists)(session_key)
+
+    async def asave(self, must_create=False):
+        await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        await sync_to_async(self.delete)(session_key)

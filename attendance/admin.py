@@ -25,6 +25,7 @@ from attendance.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from attendance.selectors import with_member_counts
 from attendance.timetables import delete_timetable, generate_sessions, horizon
 from attendx.admin import BoundedSearchMixin, ReadOnlyMixin
 from attendx.forms import DayField, ModelKeysField
@@ -39,15 +40,18 @@ class TimetableInline(admin.TabularInline):
 @admin.register(Group)
 class GroupAdmin(BoundedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "owner", "member_count", "created_at")
-    list_select_related = ("owner",)
+    list_select_related = ()  # the owners come with the member counts (get_queryset)
     search_fields = ("name", "description", "members__username", "members__last_name")
     filter_horizontal = ("members",)
     formfield_overrides = {models.ManyToManyField: {"form_class": ModelKeysField}}
     inlines = [TimetableInline]
 
-    @admin.display(description="Members")
+    def get_queryset(self, request):
+        return with_member_counts(super().get_queryset(request))
+
+    @admin.display(description="Members", ordering="member_count")
     def member_count(self, group):
-        return group.members.count()
+        return group.member_count
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "owner":

@@ -1,12 +1,7 @@
 """Attendance in the JSON API (/api/v1/): groups, sessions and records for staff; check-ins for devices;
 records as CSV. Reads go through attendance.selectors, check-ins through the legacy view's machinery."""
 
-import csv
-from datetime import timedelta
-
 from django.conf import settings
-from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.audit import audit
 from accounts.models import AuditAction, User
-from attendance import fallback, selectors, views
+from attendance import exports, fallback, selectors, views
 from attendance.models import Group, Method, Record, Session, Status
 from attendance.outcomes import Result
 from attendance.presence import Status as LivenessStatus
@@ -33,7 +28,7 @@ from attendx.api.viewsets import EditableViewSet
 from attendx.ratelimit import rate_from_setting, ratelimit
 from faces.exceptions import ImageRejected
 from faces.matching import Decision
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 
 # Groups.
 
@@ -88,11 +83,7 @@ class SessionFilters(DayRange):
 
 def _in_days(sessions, filters: dict):
     """``sessions`` narrowed to those starting within the filters' days (the organisation's time zone)."""
-    if filters.get("from"):
-        sessions = sessions.filter(starts_at__gte=selectors.day_start(filters["from"]))
-    if filters.get("to"):
-        sessions = sessions.filter(starts_at__lt=selectors.day_start(filters["to"] + timedelta(days=1)))
-    return sessions
+    return sessions.between(filters.get("from"), filters.get("to"))
 
 
 @documented_lookup
@@ -221,10 +212,6 @@ class CSVRenderer(BaseRenderer):
         return data
 
 
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 class RecordExportView(APIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
     throttle_scope = "export"
@@ -246,16 +233,8 @@ class RecordExportView(APIView):
         records = selectors.records_for_export(group=filters.get("group"), start=start, end=end)
         records = joined(records, "session__group", "person", "marked_by", "reason")
         name = f"attendance-{start}-to-{end}.csv" if start else f"attendance-group-{filters['group'].pk}.csv"
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        writer = csv.writer(response)
-        writer.writerow(views.CSV_COLUMNS)
-        for record in records.order_by("session__starts_at", "session_id", "person__last_name", "person_id", "pk"):
-            session, person = record.session, record.person
-            row = [session.title, session.group.name, _local(session.starts_at), person.username, str(person)]
-            row += [record.status, _local(record.marked_at), record.method, str(record.marked_by or "")]
-            row += views.csv_arrival_cells(selectors.record_fields(record))
-            writer.writerow([views._csv_cell(value) for value in row])
+        ordered = records.order_by("session__starts_at", "session_id", "person__last_name", "person_id", "pk")
+        response = exports.csv_response(name, (exports.record_row(record) for record in ordered))
         group = filters.get("group")
         audit(
             action=AuditAction.EXPORTED,

@@ -18,22 +18,20 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 from django.utils.formats import time_format
 from kombu.exceptions import OperationalError
 from PIL import Image, UnidentifiedImageError
 
-from accounts.models import Role
+from accounts.devices import device_account
 from attendance import frames
 from attendance.models import Camera, Method, Record, Session
 from attendance.outcomes import CheckIn, Result
 from attendance.services import NoSessionRunning, check_in_by_face
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 
 logger = logging.getLogger(__name__)
 
@@ -89,17 +87,14 @@ def backoff_delay(interval: float, errors: int) -> float:
 
 
 def camera_device(camera: Camera):
-    """The kiosk account the camera's check-ins are recorded under, created on first use.
-
-    Its password is unusable: the account can never sign in. Raises ValidationError when the username
-    ``camera-<name>`` belongs to somebody else.
+    """The kiosk account the camera's check-ins are recorded under (accounts.devices), created and linked
+    on first use. Raises ValidationError when the username ``camera-<name>`` belongs to somebody else.
     """
     if camera.device_id is not None:
         return camera.device
     camera.clean()
     # No transaction needed: an account left unlinked by a failure here is taken up on the next call.
-    account = {"role": Role.KIOSK, "first_name": "Camera", "last_name": camera.name, "password": make_password(None)}
-    device, _ = get_user_model().objects.get_or_create(username=camera.device_username, defaults=account)
+    device = device_account(username=camera.device_username, first_name="Camera", last_name=camera.name, reuse=True)
     camera.device = device
     if camera.pk is not None:
         camera.save(update_fields=["device"])

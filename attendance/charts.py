@@ -5,7 +5,7 @@ count says "–" and draws no bar, so it never passes for 0%; one day is one bar
 """
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,11 +35,6 @@ class DayRate:
     def rate(self) -> float | None:
         """From 0 to 1; None when nobody was expected that day."""
         return min(self.attended / self.expected, 1.0) if self.expected > 0 else None
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[dict]) -> list["DayRate"]:
-        """Days from rows of ``day`` (ISO), ``attended`` and ``expected``, as the selectors give them."""
-        return [cls(date.fromisoformat(row["day"]), row["attended"], row["expected"]) for row in rows]
 
 
 def percent_label(rate: float | None) -> str:

@@ -6,17 +6,14 @@ The card's code is shown once, on the answer to the POST that issued it: only it
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from accounts.decorators import staff_required
-from accounts.models import Role
 from attendance import fallback
-from attendance.models import CheckInCredential
+from attendance.selectors import credential_holders, credential_state
 from attendx.forms import error_text
 
 
@@ -31,7 +28,7 @@ class PinForm(forms.Form):
 
 
 def _person(person_id):
-    return get_object_or_404(get_user_model().objects.exclude(role=Role.KIOSK), pk=person_id)
+    return get_object_or_404(credential_holders(), pk=person_id)
 
 
 @never_cache
@@ -54,11 +51,6 @@ def credential(request, person_id):
             return redirect("attendance:check-in-credential", person_id=person.pk)
         messages.error(request, error_text(form))
         status = 400
-    held = CheckInCredential.objects.filter(person=person).first()
-    context = {
-        "person": person,
-        "form": form,
-        "held": held,
-        "locked": held is not None and held.locked_until is not None and held.locked_until > timezone.now(),
-    }
+    state = credential_state(person)
+    context = {"person": person, "form": form, "held": state.held, "locked": state.locked}
     return render(request, "attendance/check_in_credential.html", context, status=status)

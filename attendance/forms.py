@@ -18,6 +18,9 @@ class CheckInForm(forms.Form):
     )
 
 
+UNMARK = "unmark"  # the roster's status choice that takes a person's mark away
+
+
 class ManualMarkForm(forms.Form):
     """A mark by hand on ``session``'s roster. Excused and absent need a reason (by its code), which present
     and late drop; the arrival is a time of day on the session's date, in the organisation's time zone.
@@ -27,7 +30,7 @@ class ManualMarkForm(forms.Form):
 
     person = ModelKeyField(queryset=get_user_model().objects.all(), label=gettext_lazy("Person"))
     status = forms.ChoiceField(
-        choices=[*Status.choices, ("unmark", gettext_lazy("Not marked"))], label=gettext_lazy("Status")
+        choices=[*Status.choices, (UNMARK, gettext_lazy("Not marked"))], label=gettext_lazy("Status")
     )
     reason = forms.ModelChoiceField(
         queryset=AbsenceReason.objects.filter(is_active=True),

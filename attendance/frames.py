@@ -22,7 +22,7 @@ from attendance.services import NoSessionRunning
 from attendx.cache import RedisClient, guarded
 from faces.exceptions import ImageRejected, RecognitionUnavailable
 from faces.images import image_digest
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 
 logger = logging.getLogger(__name__)
 

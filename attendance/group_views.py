@@ -14,10 +14,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 from accounts.models import Role
-from attendance import groups, timetables
+from attendance import groups, selectors, timetables
 from attendance.group_forms import GroupForm, HolidayForm, MemberSearchForm, MembersForm, SessionForm, TimetableForm
-from attendance.models import Group, Holiday, Timetable
-from attendance.selectors import visible_groups
+from attendance.models import Group, Timetable
 from attendx.forms import error_status, error_text
 
 GROUP_SETTINGS = ("name", "description", "notify_absent", "notify_late", "rate_alert_below")
@@ -29,12 +28,12 @@ def _refuse(request, form) -> int:
 
 
 def _group(request, group_id) -> Group:
-    return get_object_or_404(visible_groups(request.user).select_related("owner"), pk=group_id)
+    return get_object_or_404(selectors.visible_groups(request.user).select_related("owner"), pk=group_id)
 
 
 def _entry(request, entry_id) -> Timetable:
-    entry = get_object_or_404(Timetable.objects.select_related("group"), pk=entry_id)
-    if not visible_groups(request.user).filter(pk=entry.group_id).exists():
+    entry = selectors.visible_timetable_entry(request.user, entry_id)
+    if entry is None:
         raise Http404(_("No such timetable entry."))
     return entry
 
@@ -111,7 +110,7 @@ def group_members(request, group_id):
     query = search.cleaned_data.get("q", "")
     context = {
         "group": group,
-        "members": group.members.all(),
+        "members": selectors.members_of(group),
         "choices": groups.member_choices(group=group, query=query),
         "query": query,
         "shown": groups.MEMBER_CHOICES_SHOWN,
@@ -138,9 +137,9 @@ def _timetable_page(request, group, form, *, entry=None, status=200):
         "group": group,
         "form": form,
         "entry": entry,
-        "entries": group.timetables.all(),
+        "entries": selectors.timetable_entries(group),
         "upcoming": timetables.upcoming_sessions(group=group),
-        "holidays": Holiday.objects.filter(last_day__gte=timezone.localdate()),
+        "holidays": selectors.holidays(since=timezone.localdate()),
         "until": timetables.horizon(),
     }
     return render(request, "attendance/timetable.html", context, status=status)
@@ -202,7 +201,7 @@ def timetable_delete(request, entry_id):
 
 
 def _holidays_page(request, form, *, status=200):
-    context = {"form": form, "holidays": Holiday.objects.all(), "today": timezone.localdate()}
+    context = {"form": form, "holidays": selectors.holidays(), "today": timezone.localdate()}
     return render(request, "attendance/holidays.html", context, status=status)
 
 
@@ -226,7 +225,7 @@ def holidays(request):
 @require_POST
 @staff_required
 def holiday_delete(request, holiday_id):
-    holiday = get_object_or_404(Holiday, pk=holiday_id)
+    holiday = get_object_or_404(selectors.holidays(), pk=holiday_id)
     generated = timetables.delete_holiday(holiday=holiday)
     text = ngettext(
         "Holiday %(name)s deleted: %(count)d timetabled session was scheduled again.",

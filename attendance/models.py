@@ -6,7 +6,7 @@ One record per person per session is a database constraint, never a "check, then
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -115,6 +115,11 @@ class Holiday(models.Model):
             raise ValidationError({"last_day": "A holiday ends on or after its first day."})
 
 
+def day_start(day: date) -> datetime:
+    """Midnight of ``day`` in the organisation's time zone."""
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()), timezone.get_current_timezone())
+
+
 class SessionQuerySet(models.QuerySet):
     def running_at(self, moment):
         """Sessions open for check-in at ``moment``: from a few minutes before the start to the end."""
@@ -130,8 +135,15 @@ class SessionQuerySet(models.QuerySet):
         after_end = timedelta(hours=settings.ATTENDANCE["CHECK_OUT_HOURS_AFTER_END"])
         return running | self.filter(ends_at__lt=moment, ends_at__gte=moment - after_end)
 
-    def on_day(self, day):
-        return self.filter(starts_at__date=day)
+    def between(self, start: date | None, end: date | None):
+        """Sessions starting on the days from ``start`` to ``end``, both included, as days of the
+        organisation's time zone (dates, not datetimes); None leaves that end open."""
+        sessions = self
+        if start is not None:
+            sessions = sessions.filter(starts_at__gte=day_start(start))
+        if end is not None:
+            sessions = sessions.filter(starts_at__lt=day_start(end + timedelta(days=1)))
+        return sessions
 
 
 class Session(models.Model):

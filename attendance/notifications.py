@@ -238,7 +238,7 @@ def _digest_line(session: Session, moment: datetime) -> dict:
         "group": session.group.name,
         "starts_at": timezone.localtime(session.starts_at),
         "counts": roster_summary(roster),
-        "absent": [line["name"] for line in roster if line["status"] == ABSENT],
+        "absent": [line.name for line in roster if line.status == ABSENT],
     }
 
 

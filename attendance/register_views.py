@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -17,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from accounts.decorators import staff_required
 from attendance import registers
 from attendance.charts import daily_rate_chart
-from attendance.selectors import visible_groups
+from attendance.selectors import people, visible_groups
 from attendx.forms import DayField, error_status, error_text
 
 REGISTER_CHART = {"width": 520, "height": 170}  # beside the legend at the foot of a landscape page
@@ -103,7 +102,7 @@ def _report_page(request, person):
 
 @staff_required
 def person_report(request, person_id):
-    return _report_page(request, get_object_or_404(get_user_model(), pk=person_id))
+    return _report_page(request, get_object_or_404(people(), pk=person_id))
 
 
 def my_report(request):

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from attendance.charts import DayRate, percent_label
-from attendance.models import Record, Session, Status
-from attendance.selectors import ABSENT, EXPECTED, arrival_of, day_start, worked_minutes
+from attendance.models import Record, Session, Status, day_start
+from attendance.selectors import ABSENT, EXPECTED, arrival_of, worked_minutes
 
 # The one-letter codes of the register's cells and totals, in the reader's language.
 CODES = {
@@ -183,11 +183,7 @@ def _week_days(week: IsoWeek, sessions: list[Session]) -> list[date]:
 def week_register(group, week: IsoWeek, *, moment: datetime | None = None) -> WeekRegister:
     """Every member's mark at every session of ``group`` in ``week``, with the totals both ways."""
     moment = moment or timezone.now()
-    sessions = list(
-        Session.objects.filter(
-            group=group, starts_at__gte=day_start(week.monday), starts_at__lt=day_start(week.sunday + timedelta(days=1))
-        ).order_by("starts_at")
-    )
+    sessions = list(Session.objects.between(week.monday, week.sunday).filter(group=group).order_by("starts_at"))
     records = {
         (record.session_id, record.person_id): record
         for record in Record.objects.filter(session__in=[session.pk for session in sessions]).select_related("reason")
@@ -303,14 +299,15 @@ def person_report(person, *, start: date, end: date, moment: datetime | None = N
     """Every session of ``person``'s groups from ``start`` to ``end`` (and any other they were marked at):
     status, arrival, check-out, reason and note; the rate, the hours per week and the daily rates."""
     moment = moment or timezone.now()
-    in_range = {"starts_at__gte": day_start(start), "starts_at__lt": day_start(end + timedelta(days=1))}
+    first, after = day_start(start), day_start(end + timedelta(days=1))  # as Session.objects.between(start, end)
     records = {
         record.session_id: record
         for record in Record.objects.filter(
-            person=person, **{f"session__{name}": value for name, value in in_range.items()}
+            person=person, session__starts_at__gte=first, session__starts_at__lt=after
         ).select_related("reason")
     }
-    sessions = Session.objects.filter(group__members=person, **in_range) | Session.objects.filter(pk__in=list(records))
+    theirs = Session.objects.between(start, end).filter(group__members=person)
+    sessions = theirs | Session.objects.filter(pk__in=list(records))
     rows, totals = [], Totals()
     per_day, per_week = defaultdict(Totals), defaultdict(timedelta)
     for session in sessions.distinct().select_related("group").order_by("starts_at"):

@@ -1,21 +1,39 @@
-"""Reads for attendance: rosters, histories, rates and exports.
-
-Rosters and reports are cached in Redis under a generation token that every change of a record
-bumps; without Redis they are computed on every request, and stay correct.
+"""Reads for attendance: rosters, histories, rates and the records the pages and exports show, as typed
+objects. Rosters and reports are cached in Redis as JSON under a generation token that every change of a
+record bumps (``_cached`` converts both ways); without Redis they are computed every time, and stay correct.
 """
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from attendance.models import AbsenceReason, Evidence, Group, NotLiveAttempt, PendingCheckIn, Record, Session, Status
+from attendance.charts import DayRate
+from attendance.models import (
+    AbsenceReason,
+    CheckInCredential,
+    Evidence,
+    Group,
+    Holiday,
+    NotLiveAttempt,
+    PendingCheckIn,
+    Record,
+    Session,
+    Status,
+    Timetable,
+    WebhookEndpoint,
+    day_start,
+)
 from attendx.cache import bump_generation, cache_get, cache_set, current_generation
 
 REPORTS = "attendance-reports"
@@ -23,22 +41,59 @@ ABSENT = "absent"
 EXPECTED = "expected"  # the session has not ended and the person has not arrived yet
 ATTENDED = (Status.PRESENT, Status.LATE)  # the statuses of a person who came: they have an arrival time
 
+T = TypeVar("T")
+
 
 def bump_reports_generation() -> None:
     bump_generation(REPORTS)
 
 
-def _cached(key: str, compute):
-    """``compute()`` cached under the reports generation; JSON-able values only."""
+def _cached(key: str, compute: Callable[[], T], *, to_json: Callable[[T], Any], from_json: Callable[[Any], T]) -> T:
+    """``compute()`` cached as JSON under the reports generation: ``to_json`` on the way in, ``from_json`` out."""
     generation = current_generation(REPORTS)
     if generation is None:
         return compute()
     full_key = f"report:{generation}:{key}"
-    value = cache_get(full_key)
-    if value is None:
-        value = compute()
-        cache_set(full_key, value, expire=settings.ATTENDANCE["REPORT_CACHE_TTL"])
+    stored = cache_get(full_key)
+    if stored is not None:
+        return from_json(stored)
+    value = compute()
+    cache_set(full_key, to_json(value), expire=settings.ATTENDANCE["REPORT_CACHE_TTL"])
     return value
+
+
+@cache
+def _dated_fields(cls) -> dict[str, type]:
+    """The fields of a dataclass that hold a datetime or a date (or None), with which of the two."""
+    dated = {}
+    for name, hint in get_type_hints(cls).items():
+        kind = next((kind for kind in (datetime, date) if hint is kind or kind in get_args(hint)), None)
+        if kind is not None:
+            dated[name] = kind
+    return dated
+
+
+def _to_json(item) -> dict:
+    """A flat dataclass as a JSON object: datetimes and dates as ISO text."""
+    values = {field.name: getattr(item, field.name) for field in fields(item)}
+    return {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
+
+
+def _from_json(cls: type[T], data: dict) -> T:
+    dated = _dated_fields(cls)
+    return cls(
+        **{
+            name: dated[name].fromisoformat(value) if name in dated and value is not None else value
+            for name, value in data.items()
+        }
+    )
+
+
+def _list_codec(cls: type[T]) -> dict[str, Callable]:
+    return {
+        "to_json": lambda items: [_to_json(item) for item in items],
+        "from_json": lambda data: [_from_json(cls, item) for item in data],
+    }
 
 
 def worked_minutes(arrived_at: datetime | None, left_at: datetime | None) -> int | None:
@@ -61,31 +116,55 @@ def arrival_of(record: Record) -> datetime | None:
     return record.marked_at if record.status in ATTENDED else None
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+@dataclass(frozen=True, kw_only=True)
+class MarkDetails:
+    """A record's arrival, check-out, reason and last edit, as rosters, histories and exports show them."""
 
-
-@dataclass(frozen=True)
-class RosterLine:
-    person_id: str
-    name: str
-    username: str
-    status: str  # present, late, excused, absent, expected
-    marked_at: str | None  # ISO time
-    method: str | None
-    marked_by: str | None  # who marked it by hand (or approved it from review), who last edited it
-    record_id: str | None = None
-    evidence: bool = False  # a face crop to show
-    arrived_at: str | None = None  # ISO time; none for excused and absent
-    checked_out_at: str | None = None  # ISO time
+    arrived_at: datetime | None = None  # none for excused and absent
+    checked_out_at: datetime | None = None
     worked_minutes: int | None = None
     reason: str | None = None  # the absence reason's code
     reason_label: str | None = None
     note: str = ""
-    edited_at: str | None = None  # ISO time of the last change by hand
+    edited_at: datetime | None = None  # the last change by hand
+
+    @property
+    def worked(self) -> str:
+        """The worked time in words; empty until both arrival and check-out are known."""
+        return "" if self.worked_minutes is None else duration_words(self.worked_minutes)
 
 
-def _roster(session: Session, moment: datetime) -> list[dict]:
+def _detail_fields(record: Record) -> dict:
+    arrived_at = arrival_of(record)
+    return {
+        "arrived_at": arrived_at,
+        "checked_out_at": record.checked_out_at,
+        "worked_minutes": worked_minutes(arrived_at, record.checked_out_at),
+        "reason": record.reason.code if record.reason else None,
+        "reason_label": record.reason.label if record.reason else None,
+        "note": record.note,
+        "edited_at": record.edited_at,
+    }
+
+
+def mark_details(record: Record) -> MarkDetails:
+    return MarkDetails(**_detail_fields(record))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RosterLine(MarkDetails):
+    person_id: str
+    name: str
+    username: str
+    status: str  # present, late, excused, absent, expected
+    marked_at: datetime | None
+    method: str | None
+    marked_by: str | None  # who marked it by hand (or approved it from review), who last edited it
+    record_id: str | None = None
+    evidence: bool = False  # a face crop to show
+
+
+def _roster(session: Session, moment: datetime) -> list[RosterLine]:
     records = {
         record.person_id: record
         for record in Record.objects.filter(session=session).select_related("marked_by", "reason")
@@ -99,50 +178,34 @@ def _roster(session: Session, moment: datetime) -> list[dict]:
     for person in sorted(people, key=lambda p: (p.last_name.lower(), p.first_name.lower(), p.username)):
         record = records.get(person.pk)
         lines.append(
-            asdict(
-                RosterLine(
-                    person_id=str(person.pk),
-                    name=str(person),
-                    username=person.username,
-                    status=record.status if record else missing,
-                    marked_at=record.marked_at.isoformat() if record else None,
-                    method=record.method if record else None,
-                    marked_by=str(record.marked_by) if record and record.marked_by else None,
-                    record_id=str(record.pk) if record else None,
-                    evidence=bool(record and record.pk in with_evidence),
-                    **(record_fields(record) if record else {}),
-                )
+            RosterLine(
+                person_id=str(person.pk),
+                name=str(person),
+                username=person.username,
+                status=record.status if record else missing,
+                marked_at=record.marked_at if record else None,
+                method=record.method if record else None,
+                marked_by=str(record.marked_by) if record and record.marked_by else None,
+                record_id=str(record.pk) if record else None,
+                evidence=bool(record and record.pk in with_evidence),
+                **(_detail_fields(record) if record else {}),
             )
         )
     return lines
 
 
-def record_fields(record: Record) -> dict:
-    """A record's arrival, check-out, reason and last edit, JSON-able, for rosters and histories."""
-    arrived_at = arrival_of(record)
-    return {
-        "arrived_at": _iso(arrived_at),
-        "checked_out_at": _iso(record.checked_out_at),
-        "worked_minutes": worked_minutes(arrived_at, record.checked_out_at),
-        "reason": record.reason.code if record.reason else None,
-        "reason_label": record.reason.label if record.reason else None,
-        "note": record.note,
-        "edited_at": _iso(record.edited_at),
-    }
-
-
-def roster_for_session(session: Session, *, moment: datetime | None = None) -> list[dict]:
+def roster_for_session(session: Session, *, moment: datetime | None = None) -> list[RosterLine]:
     moment = moment or timezone.now()
     phase = "ended" if session.has_ended(moment) else "open"
-    # "roster2": the lines gained fields (arrival, check-out, reason); a line cached before has none.
-    return _cached(f"roster2:{session.pk}:{phase}", lambda: _roster(session, moment))
+    # "roster3": the lines became typed objects; a line cached before is not read back.
+    return _cached(f"roster3:{session.pk}:{phase}", lambda: _roster(session, moment), **_list_codec(RosterLine))
 
 
 SUMMARY_STATUSES = (Status.PRESENT, Status.LATE, Status.EXCUSED, ABSENT, EXPECTED)
 
 
-def roster_summary(lines: list[dict]) -> dict[str, int]:
-    counts = Counter(line["status"] for line in lines)
+def roster_summary(lines: list[RosterLine]) -> dict[str, int]:
+    counts = Counter(line.status for line in lines)
     return {status: counts.get(status, 0) for status in SUMMARY_STATUSES}
 
 
@@ -177,21 +240,37 @@ def day_summaries(day: date, *, moment: datetime | None = None) -> list[tuple[Se
     signature = hashlib.sha256(
         repr([(session.pk, session.group_id, session.has_ended(moment)) for session in sessions]).encode()
     ).hexdigest()[:16]
-    summaries = _cached(f"day:{day}:{signature}", lambda: _summaries(sessions, moment))
+    summaries = _cached(f"day:{day}:{signature}", lambda: _summaries(sessions, moment), to_json=dict, from_json=dict)
     return [(session, summaries[str(session.pk)]) for session in sessions]
 
 
-def day_start(day: date) -> datetime:
-    """Midnight of ``day`` in the organisation's time zone."""
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()), timezone.get_current_timezone())
-
-
 def sessions_for_day(day: date):
-    return Session.objects.filter(starts_at__gte=day_start(day), starts_at__lt=day_start(day + timedelta(days=1)))
+    return Session.objects.between(day, day)
 
 
 def past_sessions(before: date):
-    return Session.objects.filter(starts_at__lt=day_start(before))
+    """Sessions that started before the day ``before``, latest first, with their groups."""
+    return Session.objects.between(None, before - timedelta(days=1)).select_related("group")
+
+
+def sessions_between(start: date, end: date, *, group: Group | None = None):
+    """The sessions of the days from ``start`` to ``end`` in start order, of ``group`` when given."""
+    sessions = Session.objects.between(start, end).select_related("group").order_by("starts_at")
+    return sessions if group is None else sessions.filter(group=group)
+
+
+def sessions_with_group():
+    return Session.objects.select_related("group")
+
+
+def recent_changes(session: Session, *, limit: int = 20):
+    """The latest changes of the session's marks, newest first."""
+    return session.changes.select_related("person", "by")[:limit]
+
+
+def people():
+    """Every account, for the pages about one person."""
+    return get_user_model().objects.all()
 
 
 def visible_groups(user):
@@ -200,11 +279,78 @@ def visible_groups(user):
     return groups if user.role == Role.ADMIN else groups.filter(owner=user)
 
 
+def with_member_counts(groups):
+    """``groups`` with ``member_count`` and their owners, in two queries however many groups."""
+    # The owners prefetched, not joined: django-mongodb-backend misreads a select_related beside a Count.
+    return groups.annotate(member_count=Count("members")).prefetch_related("owner")
+
+
+def group_list(user):
+    """The groups ``user`` runs, with their owners and ``member_count``."""
+    return with_member_counts(visible_groups(user))
+
+
+def visible_timetable_entry(user, entry_id) -> Timetable | None:
+    """A timetable entry of a group ``user`` runs (attendance.selectors.visible_groups), or None."""
+    try:
+        entry = Timetable.objects.select_related("group").get(pk=entry_id)
+    except Timetable.DoesNotExist:
+        return None
+    return entry if visible_groups(user).filter(pk=entry.group_id).exists() else None
+
+
+def members_of(group: Group):
+    return group.members.all()
+
+
+def timetable_entries(group: Group):
+    return group.timetables.all()
+
+
+def holidays(*, since: date | None = None):
+    """Every holiday in day order; from ``since`` on (those not over by then) when given."""
+    every = Holiday.objects.all()
+    return every if since is None else every.filter(last_day__gte=since)
+
+
 def _rate(attended: int, expected: int) -> float | None:
     return round(attended / expected, 4) if expected else None
 
 
-def _history(person) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class HistoryRow(MarkDetails):
+    session_id: str
+    title: str
+    group: str
+    starts_at: datetime
+    status: str  # present, late, excused, absent, expected
+    marked_at: datetime | None = None
+    method: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonHistory:
+    rows: tuple[HistoryRow, ...]  # latest session first
+    attended: int
+    expected: int  # present, late or absent: excused sessions are not expected
+    excused: int
+
+    @property
+    def rate(self) -> float | None:
+        return _rate(self.attended, self.expected)
+
+
+def _history_to_json(history: PersonHistory) -> dict:
+    counts = {"attended": history.attended, "expected": history.expected, "excused": history.excused}
+    return {"rows": [_to_json(row) for row in history.rows], **counts}
+
+
+def _history_from_json(data: dict) -> PersonHistory:
+    rows = tuple(_from_json(HistoryRow, row) for row in data["rows"])
+    return PersonHistory(rows=rows, attended=data["attended"], expected=data["expected"], excused=data["excused"])
+
+
+def _history(person) -> PersonHistory:
     moment = timezone.now()
     records = {r.session_id: r for r in Record.objects.filter(person=person).select_related("reason")}
     sessions = Session.objects.filter(group__members=person) | Session.objects.filter(pk__in=list(records))
@@ -226,28 +372,29 @@ def _history(person) -> dict:
         if status == Status.EXCUSED:
             excused += 1
         rows.append(
-            {
-                "session_id": str(session.pk),
-                "title": session.title,
-                "group": session.group.name,
-                "starts_at": session.starts_at.isoformat(),
-                "status": status,
-                "marked_at": record.marked_at.isoformat() if record else None,
-                "method": record.method if record else None,
-                **(record_fields(record) if record else {}),
-            }
+            HistoryRow(
+                session_id=str(session.pk),
+                title=session.title,
+                group=session.group.name,
+                starts_at=session.starts_at,
+                status=status,
+                marked_at=record.marked_at if record else None,
+                method=record.method if record else None,
+                **(_detail_fields(record) if record else {}),
+            )
         )
-    rate = _rate(attended, expected)
-    return {"rows": rows, "attended": attended, "expected": expected, "excused": excused, "rate": rate}
+    return PersonHistory(rows=tuple(rows), attended=attended, expected=expected, excused=excused)
 
 
-def person_history(person) -> dict:
+def person_history(person) -> PersonHistory:
     """Every session the person was expected at (or attended): status, and the attendance rate.
 
     Excused sessions count neither for nor against the rate: attended / (sessions expected - excused).
     """
-    # "history2": the rows gained fields (arrival, check-out, reason); a history cached before has none.
-    return _cached(f"history2:{person.pk}", lambda: _history(person))
+    # "history3": the rows became typed objects; a history cached before is not read back.
+    return _cached(
+        f"history3:{person.pk}", lambda: _history(person), to_json=_history_to_json, from_json=_history_from_json
+    )
 
 
 @dataclass(frozen=True)
@@ -298,39 +445,43 @@ def worked_hours(person, *, start: date | None = None, end: date | None = None) 
     return [WorkedWeek(year=year, week=week, days=tuple(weeks[year, week])) for year, week in newest_first]
 
 
-def _daily_rates(group, start: date, end: date) -> list[dict]:
+def _daily_rates(group, start: date, end: date) -> list[DayRate]:
+    """At most three queries whatever the number of days and sessions: ended sessions, members, marks."""
     moment = timezone.now()
-    sessions = Session.objects.filter(
-        group=group, starts_at__gte=day_start(start), starts_at__lt=day_start(end + timedelta(days=1))
-    )
+    sessions = Session.objects.between(start, end).filter(group=group, ends_at__lt=moment)
+    ended = list(sessions.values_list("pk", "starts_at"))
+    if not ended:
+        return []
     members = group.members.count()
+    marks = defaultdict(Counter)
+    per_status = (
+        Record.objects.filter(session__in=[pk for pk, _ in ended])
+        .order_by()
+        .values("session_id", "status")
+        .annotate(count=Count("pk"))
+    )
+    for row in per_status:
+        marks[row["session_id"]][row["status"]] = row["count"]
     attended, expected = defaultdict(int), defaultdict(int)
-    for session in sessions:
-        if not session.has_ended(moment):
-            continue
-        day = timezone.localtime(session.starts_at).date().isoformat()
-        statuses = Counter(Record.objects.filter(session=session).values_list("status", flat=True))
-        attended[day] += statuses[Status.PRESENT] + statuses[Status.LATE]
-        expected[day] += members - statuses[Status.EXCUSED]
-    return [
-        {"day": day, "attended": attended[day], "expected": expected[day], "rate": _rate(attended[day], expected[day])}
-        for day in sorted(expected)
-    ]
+    for pk, starts_at in ended:
+        day = timezone.localtime(starts_at).date()
+        attended[day] += marks[pk][Status.PRESENT] + marks[pk][Status.LATE]
+        expected[day] += members - marks[pk][Status.EXCUSED]
+    return [DayRate(day=day, attended=attended[day], expected=expected[day]) for day in sorted(expected)]
 
 
-def daily_attendance_rates(group, *, start: date, end: date) -> list[dict]:
-    return _cached(f"daily:{group.pk}:{start}:{end}", lambda: _daily_rates(group, start, end))
+def daily_attendance_rates(group, *, start: date, end: date) -> list[DayRate]:
+    """Who came on each day from ``start`` to ``end`` with a finished session of ``group``, in day order."""
+    # "daily2": the days became typed objects.
+    key = f"daily2:{group.pk}:{start}:{end}"
+    return _cached(key, lambda: _daily_rates(group, start, end), **_list_codec(DayRate))
 
 
-def records_for_export(
-    *, session: Session | None = None, group=None, start: date | None = None, end: date | None = None
-):
-    """Records in session order, for CSV export: one session, or a group and/or a date range."""
+def records_for_export(*, group=None, start: date | None = None, end: date | None = None):
+    """Records in session order, for the API's lists and CSV export: a group and/or a date range."""
     records = Record.objects.select_related("session__group", "person", "marked_by", "reason").order_by(
         "session__starts_at", "person__last_name", "person__first_name"
     )
-    if session is not None:
-        records = records.filter(session=session)
     if group is not None:
         records = records.filter(session__group=group)
     if start is not None:
@@ -351,6 +502,73 @@ def recent_not_live(limit: int = 30):
 
 def open_reviews():
     return PendingCheckIn.objects.open().select_related("session__group", "candidate", "runner_up", "device")
+
+
+def reviews_with_candidate():
+    """Every pending check-in, decided or not, with its candidate: for the frame and face staff view."""
+    return PendingCheckIn.objects.select_related("candidate")
+
+
+def not_live_attempts():
+    return NotLiveAttempt.objects.select_related("candidate")
+
+
+def records_with_details():
+    return Record.objects.select_related("session__group", "person", "device", "marked_by", "reason")
+
+
+def evidence_with_person():
+    return Evidence.objects.select_related("record__person")
+
+
+@dataclass(frozen=True)
+class RecordEvidence:
+    """A record's evidence for its page: the face, distances and agreeing frames, when a face marked it."""
+
+    evidence: Evidence | None
+    frames: list[dict]  # each frame the matcher saw, with "at" as a datetime
+    kept_until: datetime | None  # when the evidence is purged (RETENTION["EVIDENCE_DAYS"])
+    worked_minutes: int | None
+
+    @property
+    def worked(self) -> str:
+        return "" if self.worked_minutes is None else duration_words(self.worked_minutes)
+
+
+def record_evidence(record: Record) -> RecordEvidence:
+    evidence = Evidence.objects.filter(record=record).first()
+    frames = []
+    if evidence is not None:
+        frames = [{**seen, "at": datetime.fromtimestamp(seen["at"], tz=UTC)} for seen in evidence.frames]
+    days = settings.RETENTION["EVIDENCE_DAYS"]
+    return RecordEvidence(
+        evidence=evidence,
+        frames=frames,
+        kept_until=evidence.created_at + timedelta(days=days) if evidence else None,
+        worked_minutes=worked_minutes(arrival_of(record), record.checked_out_at),
+    )
+
+
+def credential_holders():
+    """The people who may hold a check-in PIN or QR card: every account but the kiosks'."""
+    return get_user_model().objects.exclude(role=Role.KIOSK)
+
+
+@dataclass(frozen=True)
+class CredentialState:
+    held: CheckInCredential | None
+    locked: bool  # too many wrong PINs: refused until locked_until
+
+
+def credential_state(person, *, moment: datetime | None = None) -> CredentialState:
+    moment = moment or timezone.now()
+    held = CheckInCredential.objects.filter(person=person).first()
+    locked = held is not None and held.locked_until is not None and held.locked_until > moment
+    return CredentialState(held=held, locked=locked)
+
+
+def webhook_endpoints():
+    return WebhookEndpoint.objects.all()
 
 
 @dataclass(frozen=True)

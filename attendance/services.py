@@ -45,9 +45,9 @@ from attendance.selectors import ATTENDED, bump_reports_generation, day_start
 from attendance.webhooks import create_deliveries
 from attendx.db import on_commit, run_in_transaction
 from faces.exceptions import RecognitionUnavailable
+from faces.identification import face_identify
 from faces.images import DecodedImage, encode_jpeg
 from faces.matching import Decision
-from faces.services import face_identify
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,14 @@
 """Attendance pages and the check-in API. Views validate, call one service or selector, and answer."""
 
-import csv
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.formats import time_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,11 +16,11 @@ from django.views.decorators.http import require_POST
 from accounts.audit import audit
 from accounts.decorators import check_in_devices_required, staff_required
 from accounts.models import AuditAction, DeviceKind
-from attendance import selectors
-from attendance.charts import DayRate, daily_rate_chart
+from attendance import exports, selectors
+from attendance.charts import daily_rate_chart
 from attendance.evidence import face_crop
-from attendance.forms import ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
-from attendance.models import Evidence, Method, NotLiveAttempt, PendingCheckIn, Record, Session, Status
+from attendance.forms import UNMARK, ChartRangeForm, CheckInForm, ExportForm, ManualMarkForm
+from attendance.models import Method, Status
 from attendance.outcomes import Replayed, Result, api_answer
 from attendance.services import (
     MarkRefused,
@@ -42,9 +39,9 @@ from attendx.forms import PageForm, error_status, error_text
 from attendx.ratelimit import ratelimit
 from attendx.unavailable import answered_unavailable
 from faces.exceptions import ImageRejected, RecognitionUnavailable
-from faces.services import decode_upload
-from faces.services import thresholds as face_thresholds
 from faces.storage import private_file_response
+from faces.thresholds import thresholds as face_thresholds
+from faces.uploads import decode_upload
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RECOGNITION_RETRY_AFTER = 30
@@ -203,14 +200,14 @@ def session_list(request):
     form = PageForm(request.GET)
     status = 200 if form.is_valid() else _refuse(request, form)
     today = timezone.localdate()
-    past = Paginator(selectors.past_sessions(today).select_related("group"), 20).get_page(form.cleaned_data.get("page"))
+    past = Paginator(selectors.past_sessions(today), 20).get_page(form.cleaned_data.get("page"))
     todays = selectors.day_summaries(today)
     context = {"today": today, "todays": todays, "past": past, "reviews": selectors.open_reviews().count()}
     return render(request, "attendance/session_list.html", context, status=status)
 
 
 def _session(session_id):
-    return get_object_or_404(Session.objects.select_related("group"), pk=session_id)
+    return get_object_or_404(selectors.sessions_with_group(), pk=session_id)
 
 
 @staff_required
@@ -220,18 +217,15 @@ def session_detail(request, session_id):
 
 def _session_page(request, session, *, status=200):
     lines = selectors.roster_for_session(session)
-    for line in lines:
-        for name in ("marked_at", "arrived_at", "checked_out_at", "edited_at"):
-            line[name] = parse_datetime(line[name]) if line[name] else None
-        line["worked"] = "" if line["worked_minutes"] is None else selectors.duration_words(line["worked_minutes"])
     context = {
         "session": session,
         "lines": lines,
         "summary": selectors.roster_summary(lines),
         "statuses": ManualMarkForm.base_fields["status"].choices,
+        "unmark": UNMARK,
         "reasons": selectors.active_absence_reasons(),
         "school": settings.ATTENDANCE["CHECK_OUT_MODE"] == "school",
-        "changes": session.changes.select_related("person", "by")[:20],
+        "changes": selectors.recent_changes(session),
     }
     return render(request, "attendance/session_detail.html", context, status=status)
 
@@ -246,7 +240,7 @@ def session_mark(request, session_id):
             raise Http404(error_text(form))
         return _session_page(request, session, status=_refuse(request, form))
     person, status = form.cleaned_data["person"], form.cleaned_data["status"]
-    if status == "unmark":
+    if status == UNMARK:
         unmark(session=session, person=person, by=request.user)
         messages.success(request, _("%(person)s is no longer marked.") % {"person": person})
         return redirect("attendance:session", session_id=session.pk)
@@ -268,59 +262,9 @@ def session_mark(request, session_id):
     return redirect("attendance:session", session_id=session.pk)
 
 
-CSV_COLUMNS = [
-    "session",
-    "group",
-    "starts_at",
-    "username",
-    "name",
-    "status",
-    "marked_at",
-    "method",
-    "marked_by",
-    "arrived_at",
-    "left_at",
-    "worked_minutes",
-    "reason",
-    "note",
-    "edited_at",
-]
-
-
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A leading = + - @ would run as a formula in spreadsheet programs.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _local(iso: str | None) -> str:
-    return timezone.localtime(parse_datetime(iso)).strftime("%Y-%m-%d %H:%M") if iso else ""
-
-
-def csv_arrival_cells(fields: dict) -> list:
-    """The CSV cells from arrived_at on, of a roster line or selectors.record_fields(); blank without a record."""
-    return [
-        _local(fields.get("arrived_at")),
-        _local(fields.get("checked_out_at")),
-        fields.get("worked_minutes"),
-        fields.get("reason"),
-        fields.get("note"),
-        _local(fields.get("edited_at")),
-    ]
-
-
 def _csv_response(filename: str, sessions) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
-    for session in sessions:
-        starts = timezone.localtime(session.starts_at).strftime("%Y-%m-%d %H:%M")
-        for line in selectors.roster_for_session(session):
-            row = [session.title, session.group.name, starts, line["username"], line["name"], line["status"]]
-            row += [_local(line["marked_at"]), line["method"], line["marked_by"], *csv_arrival_cells(line)]
-            writer.writerow([_csv_cell(value) for value in row])
-    return response
+    rows = (row for session in sessions for row in exports.roster_rows(session, selectors.roster_for_session(session)))
+    return exports.csv_response(filename, rows)
 
 
 @staff_required
@@ -340,12 +284,8 @@ def range_export(request):
     if not form.is_valid():
         return render(request, "attendance/export.html", {"form": form}, status=error_status(form))
     start, end, group = form.cleaned_data["start"], form.cleaned_data["end"], form.cleaned_data["group"]
-    sessions = Session.objects.filter(
-        starts_at__gte=selectors.day_start(start), starts_at__lt=selectors.day_start(end + timedelta(days=1))
-    ).select_related("group")
-    if group is not None:
-        sessions = sessions.filter(group=group)
-    response = _csv_response(f"attendance-{start}-to-{end}.csv", sessions.order_by("starts_at"))
+    sessions = selectors.sessions_between(start, end, group=group)
+    response = _csv_response(f"attendance-{start}-to-{end}.csv", sessions)
     group = str(group.pk) if group is not None else ""
     audit(action=AuditAction.EXPORTED, actor=request.user, export="range", start=str(start), end=str(end), group=group)
     return response
@@ -356,11 +296,6 @@ WORKED_WEEKS = 8  # the history page shows the time worked in this week and the 
 
 def _history_page(request, person):
     history = selectors.person_history(person)
-    for row in history["rows"]:
-        row["starts_at"] = parse_datetime(row["starts_at"])
-        for name in ("marked_at", "arrived_at", "checked_out_at"):
-            row[name] = parse_datetime(row[name]) if row.get(name) else None
-        row["worked"] = "" if row.get("worked_minutes") is None else selectors.duration_words(row["worked_minutes"])
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday() + 7 * (WORKED_WEEKS - 1))
     context = {
@@ -379,13 +314,12 @@ def my_history(request):
 
 @staff_required
 def person_history(request, person_id):
-    return _history_page(request, get_object_or_404(get_user_model(), pk=person_id))
+    return _history_page(request, get_object_or_404(selectors.people(), pk=person_id))
 
 
 @staff_required
 def group_list(request):
-    groups = selectors.visible_groups(request.user).select_related("owner")
-    return render(request, "attendance/group_list.html", {"groups": groups})
+    return render(request, "attendance/group_list.html", {"groups": selectors.group_list(request.user)})
 
 
 @staff_required
@@ -397,7 +331,7 @@ def group_detail(request, group_id):
         return render(request, "attendance/group_detail.html", {"group": group, "form": form}, status=status)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
     points = selectors.daily_attendance_rates(group, start=start, end=end)
-    chart = daily_rate_chart(DayRate.from_rows(points))
+    chart = daily_rate_chart(points)
     context = {"group": group, "form": form, "points": points, "chart": chart, "start": start, "end": end}
     return render(request, "attendance/group_detail.html", context)
 
@@ -413,7 +347,7 @@ def review_list(request):
 @require_POST
 @staff_required
 def review_decide(request, pending_id, decision):
-    pending = get_object_or_404(PendingCheckIn.objects.open().select_related("candidate", "session"), pk=pending_id)
+    pending = get_object_or_404(selectors.open_reviews(), pk=pending_id)
     if decision == "approve":
         record, created = approve_pending(pending=pending, by=request.user)
         if created:
@@ -436,28 +370,22 @@ def review_decide(request, pending_id, decision):
 @staff_required
 def record_detail(request, record_id):
     """One mark: who, when, how; for a face mark its evidence (the face, distances, agreeing frames)."""
-    records = Record.objects.select_related("session__group", "person", "device", "marked_by", "reason")
-    record = get_object_or_404(records, pk=record_id)
-    worked = selectors.worked_minutes(selectors.arrival_of(record), record.checked_out_at)
-    evidence = Evidence.objects.filter(record=record).first()
-    frames = []
-    if evidence is not None:
-        frames = [{**seen, "at": datetime.fromtimestamp(seen["at"], tz=UTC)} for seen in evidence.frames]
-    days = settings.RETENTION["EVIDENCE_DAYS"]
+    record = get_object_or_404(selectors.records_with_details(), pk=record_id)
+    seen = selectors.record_evidence(record)
     context = {
         "record": record,
-        "evidence": evidence,
-        "frames": frames,
-        "evidence_days": days,
-        "kept_until": evidence.created_at + timedelta(days=days) if evidence else None,
-        "worked": "" if worked is None else selectors.duration_words(worked),
+        "evidence": seen.evidence,
+        "frames": seen.frames,
+        "evidence_days": settings.RETENTION["EVIDENCE_DAYS"],
+        "kept_until": seen.kept_until,
+        "worked": seen.worked,
     }
     return render(request, "attendance/record_detail.html", context)
 
 
 @staff_required
 def record_face(request, record_id):
-    evidence = get_object_or_404(Evidence.objects.select_related("record__person"), record_id=record_id)
+    evidence = get_object_or_404(selectors.evidence_with_person(), record_id=record_id)
     response = private_file_response(evidence.face, "image/jpeg")
     audit(action=AuditAction.VIEWED_EVIDENCE, actor=request.user, subject=evidence.record.person, record=str(record_id))
     return response
@@ -465,7 +393,7 @@ def record_face(request, record_id):
 
 @staff_required
 def review_frame(request, pending_id):
-    pending = get_object_or_404(PendingCheckIn.objects.select_related("candidate"), pk=pending_id)
+    pending = get_object_or_404(selectors.reviews_with_candidate(), pk=pending_id)
     response = private_file_response(pending.frame)
     audit(
         action=AuditAction.VIEWED_REVIEW_FRAME, actor=request.user, subject=pending.candidate, pending=str(pending.pk)
@@ -475,7 +403,7 @@ def review_frame(request, pending_id):
 
 @staff_required
 def not_live_face(request, attempt_id):
-    attempt = get_object_or_404(NotLiveAttempt.objects.select_related("candidate"), pk=attempt_id)
+    attempt = get_object_or_404(selectors.not_live_attempts(), pk=attempt_id)
     response = private_file_response(attempt.face, "image/jpeg")
     audit(action=AuditAction.VIEWED_EVIDENCE, actor=request.user, subject=attempt.candidate, not_live=str(attempt.pk))
     return response
@@ -484,7 +412,7 @@ def not_live_face(request, attempt_id):
 @staff_required
 def review_face(request, pending_id):
     """The face alone, cut from the review's frame (which is kept; the crop is made on request)."""
-    pending = get_object_or_404(PendingCheckIn.objects.select_related("candidate"), pk=pending_id)
+    pending = get_object_or_404(selectors.reviews_with_candidate(), pk=pending_id)
     if not pending.frame.name:
         raise Http404("No frame.")
     try:

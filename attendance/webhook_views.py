@@ -10,15 +10,16 @@ from accounts.decorators import staff_required
 from attendance import webhooks
 from attendance.forms import WebhookActiveForm, WebhookEndpointForm
 from attendance.models import WebhookEndpoint
+from attendance.selectors import webhook_endpoints
 from attendx.forms import error_status, error_text
 
 
 def _endpoint(endpoint_id) -> WebhookEndpoint:
-    return get_object_or_404(WebhookEndpoint, pk=endpoint_id)
+    return get_object_or_404(webhook_endpoints(), pk=endpoint_id)
 
 
 def _list_page(request, form, *, status=200):
-    context = {"endpoints": WebhookEndpoint.objects.all(), "form": form}
+    context = {"endpoints": webhook_endpoints(), "form": form}
     return render(request, "attendance/webhook_list.html", context, status=status)
 
 

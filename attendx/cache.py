@@ -24,8 +24,11 @@ logger = logging.getLogger(__name__)
 FALLBACK_WARNING = "Running without Redis caching"
 REDIS_ERRORS = (RedisError, ConnectionInterrupted, OSError)
 
-# INCRBY and a default expiry in one atomic step, so a counter can never live forever.
+# INCRBY and a default expiry in one atomic step, so a counter can never live forever. A value that is
+# not an integer answers nil: Redis's own error would pass for an outage.
 _INCR_WITH_EXPIRY = """
+local current = redis.call('GET', KEYS[1])
+if current and not string.match(current, '^%-?%d+$') then return nil end
 local value = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return value
@@ -150,12 +153,17 @@ class RedisClient:
         return bool(self._call(lambda: self.cache.has_key(key), fallback=False))
 
     def incr(self, key: str, amount: int = 1, expire: int | None = None) -> int | None:
-        """Add ``amount`` (creating the key at 0); a new key gets ``expire`` or the default expiry."""
+        """Add ``amount`` (creating the key at 0); a new key gets ``expire`` or the default expiry.
+
+        Raises ValueError when the key holds something other than an integer."""
         timeout = _expiry(expire)
 
         def operation():
             script = self._raw().register_script(_INCR_WITH_EXPIRY)
-            return int(script(keys=[self.cache.make_key(key)], args=[int(amount), timeout]))
+            value = script(keys=[self.cache.make_key(key)], args=[int(amount), timeout])
+            if value is None:
+                raise ValueError(f"{key!r} does not hold an integer")
+            return int(value)
 
         return self._call(operation)
 

@@ -1,6 +1,8 @@
-"""System checks for the RETENTION settings (attendx.retention): a limit that is missing, zero, negative
-or not a number fails at start-up instead of purging everything or nothing."""
+"""System checks: the RETENTION settings (attendx.retention), where a limit that is missing, zero, negative
+or not a number fails at start-up instead of purging everything or nothing; and the version of a library
+whose internals AttendX uses, which must be the one that code was written against."""
 
+from importlib import metadata
 from numbers import Real
 
 from django.conf import settings
@@ -32,3 +34,28 @@ def check_retention_settings(app_configs=None, **kwargs):
                 )
             )
     return errors
+
+
+@checks.register("attendx")
+def check_mongodb_backend_version(app_configs=None, **kwargs):
+    # Only where MongoDB is configured: attendx.db touches the backend's internals on MongoDB
+    # connections alone, so another version installed beside SQLite breaks nothing.
+    if not any(db.get("ENGINE") == "django_mongodb_backend" for db in settings.DATABASES.values()):
+        return []
+    from attendx.db import MONGO_BACKEND_VERSION
+
+    try:
+        installed = metadata.version("django-mongodb-backend")
+    except metadata.PackageNotFoundError:
+        installed = None
+    if installed == MONGO_BACKEND_VERSION:
+        return []
+    return [
+        checks.Error(
+            f"django-mongodb-backend {installed or '(not installed)'} is installed; attendx.db was written "
+            f"against {MONGO_BACKEND_VERSION}.",
+            hint="attendx.db._exit_mongo_atomic() uses the backend's internals: check it against the new "
+            "release, then change MONGO_BACKEND_VERSION and the pin in requirements/base.txt.",
+            id="attendx.E003",
+        )
+    ]

@@ -12,21 +12,52 @@ import time
 from contextlib import ContextDecorator
 
 import pymongo
+from asgiref.local import Local
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
-_warned_without_transactions: set[str] = set()
+
+# The django-mongodb-backend release that _exit_mongo_atomic() was written against; the system check
+# attendx.E003 refuses any other while a MongoDB database is configured.
+MONGO_BACKEND_VERSION = "5.2.4"
+
+_serves_transactions: dict[str, bool] = {}
+# Our own count of open MongoDB atomic() blocks per connection, kept like Django keeps connections.
+_mongo_depth = Local(thread_critical=True)
 
 
 def _has_mongo_transactions(connection) -> bool:
     if connection.vendor != "mongodb":
         return False
-    if connection.features._supports_transactions:
-        return True
-    if connection.alias not in _warned_without_transactions:
-        _warned_without_transactions.add(connection.alias)
-        logger.warning("MongoDB is not a replica set: writes are not transactional (see docs/mongodb.md)")
-    return False
+    if connection.alias not in _serves_transactions:
+        connection.ensure_connection()
+        hello = connection.connection.admin.command("hello")
+        # Transactions need a replica set member or a sharded cluster's router (mongos).
+        _serves_transactions[connection.alias] = "setName" in hello or hello.get("msg") == "isdbgrid"
+        if not _serves_transactions[connection.alias]:
+            logger.warning("MongoDB is not a replica set: writes are not transactional (see docs/mongodb.md)")
+    return _serves_transactions[connection.alias]
+
+
+def _exit_mongo_atomic(backend_atomic, connection, exc_type, exc_value, traceback):
+    """Leave the backend's ``atomic()``. Every use of django-mongodb-backend internals is here."""
+    # Inside Django's own atomic() (the admin wraps its views in one): a no-op on MongoDB that still
+    # marks the connection, and the backend would commit ours, then refuse to run the on_commit
+    # callbacks ("forbidden when an 'atomic' block is active"). Ours is the real transaction.
+    inside_django_atomic = connection.in_atomic_block
+    connection.in_atomic_block = False
+    try:
+        return backend_atomic.__exit__(exc_type, exc_value, traceback)
+    except pymongo.errors.PyMongoError as error:
+        # A failed commit. The backend keeps the finished session, and every later atomic() on this
+        # connection would then run without a transaction: end it here.
+        session, connection.session = connection.session, None
+        if session is not None:
+            session.end_session()
+        connection.run_on_commit = []
+        raise DatabaseError(f"The MongoDB transaction did not commit: {error}") from error
+    finally:
+        connection.in_atomic_block = inside_django_atomic
 
 
 class _Atomic(ContextDecorator):
@@ -47,29 +78,17 @@ class _Atomic(ContextDecorator):
                 self._inner = mongo_transaction.atomic(self.using)
             else:
                 self._inner = transaction.atomic(using=self.using)
-        return self._inner.__enter__()
+        if not self._mongo:
+            return self._inner.__enter__()
+        entered = self._inner.__enter__()
+        setattr(_mongo_depth, self.using, getattr(_mongo_depth, self.using, 0) + 1)
+        return entered
 
     def __exit__(self, exc_type, exc_value, traceback):
         if not self._mongo:
             return self._inner.__exit__(exc_type, exc_value, traceback)
-        connection = connections[self.using]
-        # Inside Django's own atomic() (the admin wraps its views in one): a no-op on MongoDB that still
-        # marks the connection, and the backend would commit ours, then refuse to run the on_commit
-        # callbacks ("forbidden when an 'atomic' block is active"). Ours is the real transaction.
-        inside_django_atomic = connection.in_atomic_block
-        connection.in_atomic_block = False
-        try:
-            return self._inner.__exit__(exc_type, exc_value, traceback)
-        except pymongo.errors.PyMongoError as error:
-            # A failed commit. The backend keeps the finished session, and every later atomic() on this
-            # connection would then run without a transaction: end it here.
-            session, connection.session = connection.session, None
-            if session is not None:
-                session.end_session()
-            connection.run_on_commit = []
-            raise DatabaseError(f"The MongoDB transaction did not commit: {error}") from error
-        finally:
-            connection.in_atomic_block = inside_django_atomic
+        setattr(_mongo_depth, self.using, getattr(_mongo_depth, self.using) - 1)
+        return _exit_mongo_atomic(self._inner, connections[self.using], exc_type, exc_value, traceback)
 
 
 def atomic(using=None):
@@ -78,10 +97,11 @@ def atomic(using=None):
 
 
 def in_transaction(using=None) -> bool:
-    connection = connections[using or DEFAULT_DB_ALIAS]
+    using = using or DEFAULT_DB_ALIAS
+    connection = connections[using]
     if connection.vendor == "mongodb":
-        # Django's own atomic() blocks (the admin's) are no-ops there: only the backend's counts.
-        return connection.in_atomic_block_mongo
+        # Django's own atomic() blocks (the admin's) are no-ops there: only ours count.
+        return getattr(_mongo_depth, using, 0) > 0
     return connection.in_atomic_block
 
 

@@ -14,12 +14,14 @@ from attendx.cache import get_redis_client
 from attendx.db import is_reachable
 from attendx.refusals import wants_json
 from attendx.unavailable import answered_unavailable
-from faces.services import calibration_due, descriptor_status, gallery_status
+from faces.calibration_runs import calibration_due
+from faces.pipeline import descriptor_status
+from faces.reembedding import gallery_status
 from faces.weights import missing_weights
 
 
 def home(request):
-    """The dashboard; staff are warned when the face thresholds need calibrating (faces.services)."""
+    """The dashboard; staff are warned when the face thresholds need calibrating (faces.calibration_runs)."""
     due = calibration_due() if getattr(request.user, "is_staff_member", False) else None
     return render(request, "home.html", {"calibration_due": due})
 

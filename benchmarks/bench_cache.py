@@ -1,4 +1,4 @@
-"""How fast is a digest-cache hit of faces.services.detect_faces, against the warm engine?
+"""How fast is a digest-cache hit of faces.embedding_cache.detect_faces, against the warm engine?
 
 detect_faces looks the SHA-256 of the uploaded bytes up in Redis before running the engine, so a
 frame seen before (a retry, a still camera) skips recognition. Same frames as bench_engine.py, a
@@ -21,8 +21,10 @@ def measure(redis_url: str, jpegs: list[bytes], args) -> tuple[list, int]:
     import redis
 
     from attendx.cache import cache_get
+    from faces.embedding_cache import detect_faces, embedding_cache_key
     from faces.images import image_digest
-    from faces.services import current_pipeline, decode_upload, detect_faces, embedding_cache_key, get_engine
+    from faces.pipeline import current_pipeline, get_engine
+    from faces.uploads import decode_upload
 
     images = [decode_upload(jpeg) for jpeg in jpegs]
     engine = get_engine()

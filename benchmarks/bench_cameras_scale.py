@@ -16,6 +16,7 @@ session, and only people whom that camera showed.
 """
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -24,11 +25,11 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import requests
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,39 +76,32 @@ def with_comment(jpeg: bytes, text: str) -> bytes:
 
 
 class Go2rtcStandIn:
-    """go2rtc's snapshot endpoint for many streams: camera i's n-th frame shows the person of its schedule."""
+    """go2rtc's snapshot endpoint for many streams (pytest-httpserver, threaded): camera i's n-th frame
+    shows the person of its schedule."""
 
-    def __init__(self, frames: dict[str, list[bytes]], cameras: int):
+    def __init__(self, server: HTTPServer, frames: dict[str, list[bytes]], cameras: int):
+        self.frames = frames
         self.people = sorted(frames)
         self.served: dict[int, set[str]] = {i: set() for i in range(cameras)}
         self.requests = 0
-        counters = [0] * cameras
-        lock = threading.Lock()
-        stand_in = self
+        self._counters = [0] * cameras
+        self._lock = threading.Lock()
+        self.server = server
+        server.expect_request("/api/frame.jpeg").respond_with_handler(self._snapshot)
+        self.url = server.url_for("/").rstrip("/")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                src = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
-                camera = int(src.removeprefix("cam"))
-                with lock:
-                    n = counters[camera]
-                    counters[camera] += 1
-                    stand_in.requests += 1
-                    person = stand_in.people[(camera * 5 + n // FRAMES_PER_PERSON) % len(stand_in.people)]
-                    stand_in.served[camera].add(person)
-                data = with_comment(frames[person][n % SHIFTS], f"{src} frame {n}")
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _snapshot(self, request: Request) -> Response:
+        src = request.args.get("src", "")
+        camera = int(src.removeprefix("cam"))
+        with self._lock:
+            n = self._counters[camera]
+            self._counters[camera] += 1
+            self.requests += 1
+            person = self.people[(camera * 5 + n // FRAMES_PER_PERSON) % len(self.people)]
+            self.served[camera].add(person)
+            # Counted here; the server's own log would keep every frame it served until the end.
+            self.server.clear_log()
+        return Response(with_comment(self.frames[person][n % SHIFTS], f"{src} frame {n}"), content_type="image/jpeg")
 
 
 def start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -208,8 +202,9 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=16, help="ATTENDANCE_CAMERA_FRAME_BACKLOG for the run")
     args = parser.parse_args()
     load_before = machine_load()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's line per snapshot
 
-    with redis_server() as redis_url, mongodb() as mongo_uri:
+    with redis_server() as redis_url, mongodb() as mongo_uri, HTTPServer(host="127.0.0.1", threaded=True) as go2rtc:
         os.environ.update(
             {
                 "MONGODB_URI": mongo_uri,
@@ -229,7 +224,7 @@ def main() -> None:
                     frames[identity] = [fit_frame(photo, shift=shift) for shift in range(SHIFTS)]
             group = Group.objects.get(name="Bench class")
             start_at = timezone.now() - timedelta(minutes=5)
-            stand_in = Go2rtcStandIn(frames, args.cameras)
+            stand_in = Go2rtcStandIn(go2rtc, frames, args.cameras)
             for i in range(args.cameras):
                 location = f"Room {i}"
                 Session.objects.create(

@@ -57,7 +57,7 @@ def create_class(people: dict[str, list[Path]]) -> list[tuple[str, Path]]:
     from accounts.consent import record_consent
     from accounts.models import ConsentText, Role, User
     from attendance.models import Group, Session
-    from faces.services import Photo, PhotosRefused, face_enroll
+    from faces.enrollment import Photo, PhotosRefused, face_enroll
 
     User.objects.create_user("kiosk", password=PASSWORD, role=Role.KIOSK)
     # Enrollment needs consent (accounts.consent): the bench attests paper forms, as enroll_faces --consent-on-file.
@@ -114,7 +114,8 @@ def main() -> None:
     load_before = machine_load()
 
     with redis_server() as redis_url, django_app(redis_url) as workdir:
-        from faces.services import decode_upload, get_engine
+        from faces.pipeline import get_engine
+        from faces.uploads import decode_upload
 
         people = photos_by_identity()
         probes = create_class(people)

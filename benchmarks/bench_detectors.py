@@ -4,7 +4,7 @@ HOG runs as ``Engine._detect`` runs it: on a copy at most ``detect_max_side`` (1
 once when the doubled copy stays within that limit, scores >= ``min_detector_score`` (0.4). Every
 detector sees the engine's working copy (at most ``max_side``, 1280 px), and what follows detection is
 the engine's: dlib's 5-point predictor on the box, the 150 px chip (padding 0.25), dlib's ResNet,
-cosine distance of L2-normalised vectors, accepted below the engine's threshold (0.07).
+cosine distance of L2-normalised vectors, accepted below the default accept distance (0.07).
 
 - recall: single-face photos that give exactly one face, faces in the three group photos, faces on
   the six no-face photos;
@@ -44,9 +44,11 @@ from PIL import Image, ImageOps  # noqa: E402
 from support import FACES, OtherCpu, machine_load, pct  # noqa: E402
 
 from faces.detectors import Detection, YuFaceDetector  # noqa: E402
-from faces.engine import CHIP_PADDING, CHIP_SIZE, DEFAULT_THRESHOLD, EngineConfig  # noqa: E402
+from faces.engine import CHIP_PADDING, CHIP_SIZE, EngineConfig  # noqa: E402
 from faces.engine import YUFACE_MIN_SCORE as KIOSK_MIN_SCORE  # noqa: E402
 
+# The default FACES ACCEPT_DISTANCE (attendx/settings/base.py); this script runs without Django.
+ACCEPT_DISTANCE = 0.07
 SMALL_FACES = (40, 56, 80)
 CAMERA = (1280, 720)
 KIOSK = (640, 480)
@@ -295,7 +297,7 @@ def main() -> None:
             embeddings[contender.name][name] = pipeline.embed(photos[name], boxes[0][0]) if boxes else None
     print(
         f"\nVerification on {len(pairs)} pairs ({sum(p['same_person'] == 'yes' for p in pairs)} same person), "
-        f"{len(files)} photos, accepted below {DEFAULT_THRESHOLD}:\n"
+        f"{len(files)} photos, accepted below {ACCEPT_DISTANCE}:\n"
     )
     print(
         "| detector | photos without a face | accuracy | false accepts | false rejects | farthest same person "
@@ -305,7 +307,7 @@ def main() -> None:
     reference = embeddings[timed[0].name]
     for contender in contenders:
         vectors = embeddings[contender.name]
-        score = verification(vectors, pairs, DEFAULT_THRESHOLD)
+        score = verification(vectors, pairs, ACCEPT_DISTANCE)
         moved = [
             float(1 - vectors[name] @ reference[name])
             for name in files

@@ -105,7 +105,8 @@ def main() -> None:
     with redis_server() as redis_url, django_app(redis_url) as workdir:
         from accounts.models import Role, User
         from attendance.models import Record
-        from faces.services import decode_upload, get_engine
+        from faces.pipeline import get_engine
+        from faces.uploads import decode_upload
 
         configs = args.config or [default_config()]
         probes = create_class(photos_by_identity())

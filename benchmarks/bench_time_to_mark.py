@@ -80,8 +80,9 @@ def trial(client, url: str, kiosk: Kiosk, person_photo: Path, rng: random.Random
 
 def accepted_probes(probes: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
     """The probe photos the engine accepts as their person: this measures time, not recognition."""
+    from faces.identification import face_identify
     from faces.matching import Decision
-    from faces.services import decode_upload, face_identify
+    from faces.uploads import decode_upload
 
     kept = []
     for identity, photo in probes:

@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from attendx.admin import BoundedSearchMixin
 from faces.models import FaceCalibration, FaceSample
-from faces.services import reembed_samples
+from faces.reembedding import reembed_samples
 
 
 @admin.register(FaceSample)

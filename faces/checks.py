@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from faces.detectors import YUFACE_VERSION
 from faces.engine import DESCRIPTORS, DETECTORS, MODEL_NAME, EngineConfigError
 from faces.matching import Thresholds
-from faces.services import engine_config
+from faces.pipeline import engine_config
 from faces.weights import INSTALL_COMMAND, missing_weights
 
 REQUIRED_KEYS = {
@@ -70,7 +70,7 @@ def check_faces_settings(app_configs=None, **kwargs):
             accept=faces["ACCEPT_DISTANCE"],
             review=faces["REVIEW_DISTANCE"],
             margin=faces["MARGIN"],
-            # Never below the margin (faces.services.configured_thresholds): pinning MARGIN alone is fine.
+            # Never below the margin (faces.thresholds.configured_thresholds): pinning MARGIN alone is fine.
             lookalike_margin=max(faces["MARGIN"], faces["LOOKALIKE_MARGIN"]),
         )
     except (TypeError, ValueError) as error:

@@ -36,9 +36,6 @@ YUFACE_MIN_SCORE = 0.86
 # Who runs dlib's network: "onnx" (the converted graph), "dlib", or "auto" (onnx, else dlib with a warning).
 DESCRIPTORS = ("auto", "onnx", "dlib")
 EMBEDDING_SIZE = 128
-# Cosine distance on this pipeline's unit vectors, tuned on shared/data/faces/pairs.csv
-# (docs/benchmarks.md): same person <= 0.0742, different people >= 0.0829.
-DEFAULT_THRESHOLD = 0.07
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -116,12 +113,6 @@ class Face:
     quality: FaceQuality
     embedding: np.ndarray
     detector_score: float | None = None
-
-
-def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
 class _DlibDescriptor:

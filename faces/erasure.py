@@ -36,7 +36,7 @@ class Erased:
 
 
 def _embedding_patterns(digests) -> list[str]:
-    # Every pipeline version and both detector sizes (faces.services.embedding_cache_key).
+    # Every pipeline and both detector sizes (faces.embedding_cache.embedding_cache_key).
     return [f"emb:{digest}:*" for digest in sorted(set(digests)) if digest]
 
 
@@ -55,7 +55,7 @@ def erase_biometrics(*, person, by=None, reason: str) -> Erased:
     the record keeps its status, time, method and distance. Review frames where the person is the
     candidate or the runner-up go, as do not-live attempts naming them. Their open consents are withdrawn
     in the same transaction: enrolling them again needs a new consent, and an unfinished bulk job that
-    names them is refused (faces.services.face_enroll checks consent inside its write). Idempotent:
+    names them is refused (faces.enrollment.face_enroll checks consent inside its write). Idempotent:
     erasing again finds nothing and returns zero counts; every call is audited (AuditAction.ERASED),
     with counts only.
     Files are deleted after the commit; cache keys then too, or later by carry_out_pending_purges().

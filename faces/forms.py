@@ -7,9 +7,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.importing import people_named
+from faces.enrollment import Photo
 from faces.jobs import PhotoFor
 from faces.models import Source
-from faces.services import Photo
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -22,10 +22,12 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from faces.enrollment import Photo, PhotosRefused, face_enroll
 from faces.exceptions import DuplicatePhoto
 from faces.images import image_digest
 from faces.models import FaceJob, FaceSample, JobKind, JobState, Source
-from faces.services import Photo, PhotosRefused, current_pipeline, face_enroll, reembed_samples
+from faces.pipeline import current_pipeline
+from faces.reembedding import reembed_samples
 from faces.storage import private_face_storage
 
 logger = logging.getLogger(__name__)

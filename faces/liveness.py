@@ -306,12 +306,12 @@ def judge_frames(
     the largest face of each frame (the engine's detector) must continue the previous frame's (their
     boxes overlapping by ``track_iou``), or the verdict is inconclusive ("no_face", "face_lost"); then
     the landmarks of each face go to ``judge``. ``engine`` and ``landmark_model`` default to the
-    process's (faces.services.get_engine, faces.landmarks.get_landmark_model)."""
+    process's (faces.pipeline.get_engine, faces.landmarks.get_landmark_model)."""
     if challenge is not None and challenge not in CHALLENGES:
         raise ValueError(f"Unknown liveness challenge {challenge!r}: one of {', '.join(sorted(CHALLENGES))}.")
     limits = thresholds or configured_thresholds()
     if engine is None:
-        from faces.services import get_engine
+        from faces.pipeline import get_engine
 
         engine = get_engine()
     if landmark_model is None:

@@ -1,5 +1,5 @@
 """Reads for the faces app: the enrolled gallery and the latest calibration, kept per process behind
-generation tokens.
+generation tokens; and what the enrollment and face job pages list.
 
 The gallery's token (attendx.cache generations) changes whenever a sample is added, removed or
 re-embedded, the calibration's whenever one is stored, so every process reloads once after a change.
@@ -8,11 +8,13 @@ Without Redis, a cheap database signature (count and latest change) takes its pl
 
 import threading
 
-from django.db.models import Count, Max
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Max, Q, QuerySet
 
+from accounts.models import Role
 from attendx.cache import bump_generation, current_generation
 from faces.matching import Gallery
-from faces.models import FaceCalibration, FaceSample
+from faces.models import FaceCalibration, FaceJob, FaceSample
 
 GALLERY = "faces-gallery"
 CALIBRATION = "faces-calibration"
@@ -32,11 +34,7 @@ def _database_signature() -> str:
 
 
 def samples_for_gallery(*, pipeline):
-    return FaceSample.objects.for_gallery(
-        model_name=pipeline.model_name,
-        detector_backend=pipeline.detector_backend,
-        pipeline_version=pipeline.pipeline_version,
-    )
+    return FaceSample.objects.for_gallery(**pipeline.tags())
 
 
 def enrolled_gallery(*, pipeline) -> Gallery:
@@ -76,3 +74,40 @@ def latest_calibration(*, pipeline_version: str) -> FaceCalibration | None:
 
 def latest_calibration_of_any_pipeline() -> FaceCalibration | None:
     return FaceCalibration.objects.latest_first().first()
+
+
+# What the enrollment and face job pages list; views look single rows up in these with get_object_or_404.
+
+PEOPLE_LISTED = 200
+RECENT_JOBS = 20
+
+
+def active_people() -> QuerySet:
+    return get_user_model().objects.filter(is_active=True)
+
+
+def people_to_enroll(*, query: str = "") -> list:
+    """Active people (devices left out) whose name or username contains ``query``, each with
+    ``sample_count``, their enrolled photos."""
+    people = active_people().exclude(role=Role.KIOSK)
+    if query:
+        people = people.filter(
+            Q(username__icontains=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
+        )
+    return list(people.annotate(sample_count=Count("face_samples"))[:PEOPLE_LISTED])
+
+
+def samples_of(*, person) -> list[FaceSample]:
+    return list(person.face_samples.all())
+
+
+def samples_with_person() -> QuerySet[FaceSample]:
+    return FaceSample.objects.select_related("person")
+
+
+def face_jobs() -> QuerySet[FaceJob]:
+    return FaceJob.objects.select_related("started_by")
+
+
+def recent_face_jobs() -> list[FaceJob]:
+    return list(face_jobs()[:RECENT_JOBS])

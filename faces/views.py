@@ -4,10 +4,7 @@ with each job's progress."""
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -24,18 +21,22 @@ from attendx.forms import error_status, error_text
 from attendx.queue import QUEUE, QueueUnavailable
 from attendx.ratelimit import ratelimit
 from attendx.unavailable import answered_unavailable
+from faces.calibration_runs import calibration_overview
 from faces.charts import distance_chart
+from faces.enrollment import PhotosRefused, face_enroll, face_sample_delete
 from faces.exceptions import AlreadyEnrolled, RecognitionUnavailable
 from faces.forms import BulkEnrollForm, EnrollForm, PeopleSearchForm, ReembedForm
+from faces.identification import face_lookalikes
 from faces.jobs import start_enrollment_job, start_reembed_job
-from faces.models import FaceJob, FaceSample
-from faces.services import (
-    PhotosRefused,
-    calibration_overview,
-    face_enroll,
-    face_lookalikes,
-    face_sample_delete,
-    gallery_status,
+from faces.models import FaceSample
+from faces.reembedding import gallery_status
+from faces.selectors import (
+    active_people,
+    face_jobs,
+    people_to_enroll,
+    recent_face_jobs,
+    samples_of,
+    samples_with_person,
 )
 from faces.storage import private_file_response
 
@@ -68,7 +69,7 @@ def _enroll_page(request, person, *, template="faces/enroll.html"):
     context = {
         "person": person,
         "form": form,
-        "samples": person.face_samples.all(),
+        "samples": samples_of(person=person),
         "self_service": person == request.user,
         "consent": current_consent(person),
         "consent_text": text_in_force(),
@@ -132,14 +133,13 @@ def enroll_self(request):
 
 
 @body_limit(enroll_body_limit)
-@staff_member_required
+@staff_required
 @ratelimit(rate=staff_enroll_rate, key="user")
 def enroll_person(request, person_id):
-    person = get_object_or_404(get_user_model(), pk=person_id, is_active=True)
-    return _enroll_page(request, person)
+    return _enroll_page(request, get_object_or_404(active_people(), pk=person_id))
 
 
-@staff_member_required
+@staff_required
 def people(request):
     form = PeopleSearchForm(request.GET)
     status = 200
@@ -147,17 +147,12 @@ def people(request):
         messages.error(request, error_text(form))
         status = error_status(form)
     query = form.cleaned_data.get("q", "")
-    people = get_user_model().objects.filter(is_active=True).exclude(role="kiosk")
-    if query:
-        people = people.filter(
-            Q(username__icontains=query) | Q(first_name__icontains=query) | Q(last_name__icontains=query)
-        )
-    people = people.annotate(sample_count=Count("face_samples"))[:200]
-    return render(request, "faces/people.html", {"people": people, "query": query}, status=status)
+    context = {"people": people_to_enroll(query=query), "query": query}
+    return render(request, "faces/people.html", context, status=status)
 
 
 def _visible_sample(request, sample_id) -> FaceSample:
-    sample = get_object_or_404(FaceSample.objects.select_related("person"), pk=sample_id)
+    sample = get_object_or_404(samples_with_person(), pk=sample_id)
     if not (request.user.is_staff_member or sample.person_id == request.user.pk):
         raise PermissionDenied
     return sample
@@ -203,7 +198,7 @@ def _jobs_page(request, *, enroll_form=None, reembed_form=None, status=200, unav
         "enroll_form": enroll_form or BulkEnrollForm(),
         "reembed_form": reembed_form or ReembedForm(),
         "gallery_status": gallery_status(),
-        "jobs": FaceJob.objects.select_related("started_by")[:20],
+        "jobs": recent_face_jobs(),
         "unavailable_message": unavailable_message,
         "max_photos": settings.FACES["BULK_MAX_PHOTOS"],
         "max_mb": settings.FACES["BULK_MAX_UPLOAD_BYTES"] // (1024 * 1024),
@@ -268,24 +263,23 @@ def reembed(request):
 @staff_required
 @require_GET
 def job(request, job_id):
-    face_job = get_object_or_404(FaceJob.objects.select_related("started_by"), pk=job_id)
-    return render(request, "faces/job.html", {"job": face_job})
+    return render(request, "faces/job.html", {"job": get_object_or_404(face_jobs(), pk=job_id)})
 
 
 @staff_required
 @require_GET
 def job_progress(request, job_id):
     """What the job page's progress bar polls."""
-    face_job = get_object_or_404(FaceJob, pk=job_id)
+    found = get_object_or_404(face_jobs(), pk=job_id)
     return JsonResponse(
         {
-            "state": face_job.state,
-            "state_display": face_job.get_state_display(),
-            "finished": face_job.finished,
-            "total": face_job.total,
-            "done": face_job.position,
-            "failed": face_job.failed,
-            "percent": face_job.percent,
-            "summary": face_job.summary,
+            "state": found.state,
+            "state_display": found.get_state_display(),
+            "finished": found.finished,
+            "total": found.total,
+            "done": found.position,
+            "failed": found.failed,
+            "percent": found.percent,
+            "summary": found.summary,
         }
     )

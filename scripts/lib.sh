@@ -24,36 +24,38 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Create the virtual environment and install the requirements files given, once per change of them.
+# Create the virtual environment and install the requirements files given from their locks, once per
+# change of the locks: requirements/NAME.txt holds the ranges, requirements/locks/NAME.txt (written by
+# scripts/lock.sh) the exact versions and hashes pip checks, and requirements/locks/NAME-no-deps.txt,
+# where there is one, what pip installs without dependencies.
 ensure_venv() {
   command -v "$PYTHON_BIN" >/dev/null 2>&1 || PYTHON_BIN=python3
   if [ ! -x "$VENV/bin/python" ]; then
     say "Creating the virtual environment in $VENV"
     "$PYTHON_BIN" -m venv "$VENV"
   fi
-  local stamp="$VENV/.requirements.sha256"
+  local with_deps=() without_deps=() file lock
+  local -a with_args=() without_args=()
+  for file in "$@"; do
+    lock="$(dirname "$file")/locks/$(basename "$file")"
+    [ -f "$lock" ] || { echo "$file has no lock $lock: run scripts/lock.sh" >&2; return 1; }
+    with_deps+=("$lock") with_args+=(-r "$lock")
+    if [ -f "${lock%.txt}-no-deps.txt" ]; then
+      without_deps+=("${lock%.txt}-no-deps.txt") without_args+=(-r "${lock%.txt}-no-deps.txt")
+    fi
+  done
+  local stamp="$VENV/.locks.sha256"
   local wanted
-  wanted=$(requirement_files "$@" | sort -u | xargs cat | sha256sum | cut -d' ' -f1)
+  wanted=$(cat "${with_deps[@]}" "${without_deps[@]}" | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-    say "Installing Python packages from $*"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    local args=()
-    for file in "$@"; do args+=(-r "$file"); done
-    "$VENV/bin/python" -m pip install -q "${args[@]}"
+    say "Installing Python packages from ${with_deps[*]} ${without_deps[*]}"
+    "$VENV/bin/python" -m pip install -q --require-hashes "${with_args[@]}"
+    if [ ${#without_deps[@]} -gt 0 ]; then
+      "$VENV/bin/python" -m pip install -q --require-hashes --no-deps "${without_args[@]}"
+    fi
     echo "$wanted" >"$stamp"
   fi
   export PATH="$PWD/$VENV/bin:$PATH"
-}
-
-# The requirements files given and every file they include with -r, one per line.
-requirement_files() {
-  local file
-  for file in "$@"; do
-    echo "$file"
-    sed -n 's/^-r[[:space:]]*//p' "$file" | while read -r included; do
-      requirement_files "$(dirname "$file")/$included"
-    done
-  done
 }
 
 # What faces_install_weights needs to convert dlib's face network to ONNX (faces/dlib_onnx.py).

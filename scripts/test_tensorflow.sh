@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # DeepFace on its TensorFlow backend (requirements/tensorflow.txt), tested in a separate virtual
 # environment, .venv-tf, so that the main one stays light (TensorFlow adds about 1.5 GB). Installs once
-# per change of requirements/*.txt, then runs the tests marked `tensorflow`. Non-zero on any failure.
+# per change of the locks (requirements/locks/), then runs the tests marked `tensorflow`. Non-zero on any failure.
 # scripts/test.sh calls it with REDIS_URL exported; run alone, it starts its own redis-server.
 # Extra arguments go to pytest.
 set -euo pipefail
@@ -11,20 +11,9 @@ source scripts/lib.sh
 mkdir -p var
 started=$(date +%s)
 
+# tf-keras from requirements/locks/tensorflow-no-deps.txt, without dependencies: it would pull the full
+# `tensorflow` wheel beside tensorflow-cpu.
 ensure_venv requirements/local.txt requirements/tensorflow.txt
-
-# Packages pip must install without their dependencies: the `# no-deps:` lines of
-# requirements/tensorflow.txt (tf-keras, which would otherwise pull the full `tensorflow` wheel beside
-# tensorflow-cpu). Done again after every install ensure_venv makes, and until it has succeeded once.
-no_deps_stamp="$VENV/.no-deps.sha256"
-if ! cmp -s "$VENV/.requirements.sha256" "$no_deps_stamp"; then
-  mapfile -t no_deps < <(sed -n 's/^#[[:space:]]*no-deps:[[:space:]]*//p' requirements/tensorflow.txt)
-  if [ ${#no_deps[@]} -gt 0 ]; then
-    say "Installing without dependencies: ${no_deps[*]}"
-    "$VENV/bin/python" -m pip install -q --no-deps "${no_deps[@]}"
-  fi
-  cp "$VENV/.requirements.sha256" "$no_deps_stamp"
-fi
 installed=$(date +%s)
 
 REDIS_PID=""

@@ -17,7 +17,7 @@ from PIL import Image
 
 from accounts.models import AuditAction, AuditEvent
 from attendance.models import Group, Record, Session
-from faces.services import Photo, face_enroll
+from faces.enrollment import Photo, face_enroll
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

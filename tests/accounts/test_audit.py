@@ -12,7 +12,7 @@ from accounts.audit import audit
 from accounts.models import AuditAction, AuditEvent
 from attendance.models import Evidence, NotLiveAttempt, PendingCheckIn
 from attendance.services import check_in_by_face
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.faces import variants
 from tests.factories import UserFactory
 

@@ -20,10 +20,10 @@ from accounts.consent import (
 )
 from accounts.models import AuditAction, AuditEvent, Consent, ConsentText, User
 from attendx.cache import get_redis_client
+from faces.enrollment import Photo, PhotosRefused, face_enroll
 from faces.exceptions import ConsentRequired
 from faces.jobs import run_job
 from faces.models import FaceJob, FaceSample
-from faces.services import Photo, PhotosRefused, face_enroll
 from tests.conftest import FACES_DIR
 from tests.faces.test_jobs import archive_of, broker  # noqa: F401 - a shared fixture
 from tests.factories import UserFactory, consented

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
@@ -86,3 +87,29 @@ def test_concurrent_epoch_bumps_are_all_counted():
 
     assert run_together(*[bump_five_times] * 4) == [None] * 4
     assert SessionCacheEpoch.objects.current() == start + 20
+
+
+def test_reading_sessions_while_redis_is_down_writes_nothing_to_the_database(client, member, redis_server):
+    sign_in(client, member)
+    redis_server.stop()
+    epoch = SessionCacheEpoch.objects.current()
+    assert is_signed_in(client)
+    assert is_signed_in(client)
+    assert SessionCacheEpoch.objects.current() == epoch  # a refill that failed leaves nothing stale
+    client.post(reverse("accounts:logout"))
+    assert SessionCacheEpoch.objects.current() > epoch  # a delete that failed does
+
+
+def test_the_async_session_api_reads_and_writes_the_same_sessions(redis_server):
+    from accounts.sessions import SessionStore
+
+    store = SessionStore()
+    store["answer"] = 42
+    async_to_sync(store.asave)()
+    assert SessionStore(store.session_key).load() == {"answer": 42}
+    assert async_to_sync(SessionStore(store.session_key).aexists)(store.session_key)
+    again = SessionStore(store.session_key)
+    assert async_to_sync(again.aload)() == {"answer": 42}
+    async_to_sync(again.adelete)()
+    assert not Session.objects.filter(session_key=store.session_key).exists()
+    assert async_to_sync(SessionStore(store.session_key).aload)() == {}

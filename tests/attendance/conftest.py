@@ -1,7 +1,6 @@
 """A class with enrolled members (real photos) and a session running now; a kiosk device to check in;
 a stand-in go2rtc for the cameras."""
 
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,8 +9,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from attendance.models import Group, Session
-from faces.services import Photo, face_enroll
-from tests.attendance.go2rtc import StandInGo2rtc
+from faces.enrollment import Photo, face_enroll
+from tests.attendance.go2rtc import running_go2rtc
 
 # Who is enrolled, with which photos; other photos of the same people are used to check in.
 ENROLLED = {
@@ -78,9 +77,5 @@ def kiosk_client(client, kiosk):
 
 @pytest.fixture
 def go2rtc():
-    stand_in = StandInGo2rtc()
-    thread = threading.Thread(target=stand_in.server.serve_forever, daemon=True)
-    thread.start()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
+    with running_go2rtc() as stand_in:
+        yield stand_in

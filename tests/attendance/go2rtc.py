@@ -1,57 +1,81 @@
-"""A stand-in for go2rtc's snapshot endpoint, ``GET /api/frame.jpeg?src=NAME``, for the camera tests.
-
-No go2rtc binary can be installed here, so a small HTTP server answers with a script of frames and
-errors per stream. The ``go2rtc`` fixture (tests/attendance/conftest.py) runs one per test.
+"""A stand-in for go2rtc's snapshot endpoint, ``GET /api/frame.jpeg?src=NAME``, for the camera tests: a
+pytest-httpserver server whose streams each play a script of frames and failures (no go2rtc binary can be
+installed here). The ``go2rtc`` fixture (tests/attendance/conftest.py) runs one per test.
 """
 
-import time
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from http import HTTPStatus
+
+from pytest_httpserver import HTTPServer, RequestHandler
+from werkzeug import Request, Response
 
 
 @dataclass(frozen=True)
 class Stall:
-    """Answer nothing for this long: a camera that hangs."""
+    """Answer nothing for this long (or until the test ends), then 504: a camera that hangs."""
 
     seconds: float
 
 
 class StandInGo2rtc:
-    """go2rtc's snapshot endpoint: each stream plays its script (bytes, status codes, stalls); the last repeats."""
+    """Streams answer their scripts (JPEG bytes, status codes, stalls) in turn; the last answer repeats.
+    An unknown stream gets 404, as from go2rtc."""
 
-    def __init__(self):
-        self.scripts: dict[str, list] = {}
-        self.requests: list[str] = []
-        stand_in = self
+    def __init__(self, server: HTTPServer):
+        self.server = server
+        self.server.no_handler_status_code = 404
+        self.url = server.url_for("/").rstrip("/")
+        self.closing = threading.Event()  # ends the stalls
+        self._handlers: dict[str, list[RequestHandler]] = {}
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                url = urlsplit(self.path)
-                src = parse_qs(url.query).get("src", [""])[0]
-                stand_in.requests.append(src)
-                script = stand_in.scripts.get(src)
-                if url.path != "/api/frame.jpeg" or not script:
-                    self.send_error(404, "stream not found")
-                    return
-                answer = script.pop(0) if len(script) > 1 else script[0]
-                if isinstance(answer, Stall):
-                    time.sleep(answer.seconds)
-                    self.send_error(504)
-                elif isinstance(answer, int):
-                    self.send_error(answer)
-                else:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "image/jpeg")
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
-
-            def log_message(self, format, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+    @property
+    def requests(self) -> list[str]:
+        """The ``src`` of every snapshot asked for so far, in order."""
+        return [request.args.get("src", "") for request, _ in self.server.log]
 
     def play(self, stream: str, *answers) -> None:
-        self.scripts[stream] = list(answers)
+        """From now on ``stream`` answers ``answers`` one per snapshot, then the last one for ever."""
+        for handler in self._handlers.pop(stream, []):
+            for registered in (self.server.oneshot_handlers, self.server.handlers):
+                if handler in registered:
+                    registered.remove(handler)
+        *once, _ = answers
+        matcher = {"uri": "/api/frame.jpeg", "query_string": {"src": stream}}
+        handlers = [self.server.expect_oneshot_request(**matcher) for _ in once]
+        handlers.append(self.server.expect_request(**matcher))
+        for handler, answer in zip(handlers, answers, strict=True):
+            handler.respond_with_handler(self._answer(answer))
+        self._handlers[stream] = handlers
+
+    def _answer(self, answer):
+        def respond(request: Request) -> Response:
+            status = answer
+            if isinstance(answer, Stall):
+                self.closing.wait(answer.seconds)
+                status = 504
+            if isinstance(status, int):  # with go2rtc's reason phrase ("Internal Server Error"), not werkzeug's
+                return Response(status=f"{status} {HTTPStatus(status).phrase}")
+            return Response(answer, content_type="image/jpeg")
+
+        return respond
+
+
+@contextmanager
+def running_go2rtc() -> Iterator[StandInGo2rtc]:
+    """A stand-in on a free port, threaded so that a stall holds up no other snapshot."""
+    request_lines = logging.getLogger("werkzeug")  # one INFO line per snapshot: not what the tests log
+    level = request_lines.level
+    request_lines.setLevel(logging.WARNING)
+    try:
+        with HTTPServer(host="127.0.0.1", threaded=True) as server:
+            stand_in = StandInGo2rtc(server)
+            try:
+                yield stand_in
+            finally:
+                stand_in.closing.set()
+    finally:
+        request_lines.setLevel(level)

@@ -17,7 +17,7 @@ from attendance import agreement
 from attendance.models import Evidence, Record
 from attendance.outcomes import Result
 from attendance.services import check_in_by_face
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.conftest import missing_key
 from tests.faces import variants
 

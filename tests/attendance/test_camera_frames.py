@@ -7,8 +7,7 @@ database and Redis; the go2rtc stand-in (tests/attendance/go2rtc.py) serves real
 import base64
 import logging
 import signal
-import subprocess
-import sys
+import threading
 import time
 
 import pytest
@@ -154,16 +153,23 @@ def test_poller_errors_back_off_up_to_the_cap_and_a_good_frame_resets(
 def test_with_the_broker_down_the_poller_backs_off_and_still_stops_at_once(camera, go2rtc, lesson, shared_photos):
     go2rtc.play("entrance", shared_photos["joe_biden/02.jpg"].data)
     env = worker_env(CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/1")
-    command = [sys.executable, "manage.py", "camera_poller", "--interval", "0.5"]
-    poller = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(4)  # errors at 0, 1 and 3 s: waits of 1, 2 and 4 s
+    with running_command("camera_poller", "--interval", "0.5", env=env) as poller:
+        lines: list[str] = []
+
+        def read_logs():
+            for line in poller.stderr:
+                lines.append(line)
+
+        reader = threading.Thread(target=read_logs, daemon=True)
+        reader.start()
+        # Errors at 0, 1 and 3 s: waits of 1, 2 and 4 s. SIGTERM in the 4-second wait must end it at once.
+        wait_for(lambda: any("next snapshot in 4.0 s" in line for line in lines), seconds=60)
         poller.send_signal(signal.SIGTERM)
-        _, logs = poller.communicate(timeout=10)
-    finally:
-        if poller.poll() is None:
-            poller.kill()
-            poller.communicate()
+        sent = time.monotonic()
+        poller.wait(timeout=10)
+        assert time.monotonic() - sent < 2
+        reader.join(timeout=10)
+    logs = "".join(lines)
     assert poller.returncode == 0, logs
     assert "Connection refused. (next snapshot in 1.0 s)" in logs
     assert "Connection refused. (next snapshot in 2.0 s)" in logs

@@ -11,7 +11,7 @@ from django.urls import reverse
 from attendance.models import CheckInRequest, PendingCheckIn, Record
 from attendance.outcomes import Replayed, api_answer
 from attendance.services import check_in_by_face
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.attendance.conftest import make_session
 from tests.conftest import missing_key, other_shape_key, run_together
 from tests.faces import variants
@@ -274,7 +274,7 @@ def test_a_check_in_is_fast_enough_for_a_kiosk(kiosk_client, classroom, shared_p
 def test_without_redis_check_ins_are_still_limited_per_process(kiosk_client, classroom, settings, redis_refused):
     from attendx.ratelimit import local_counter
 
-    local_counter._counts.clear()
+    local_counter.forget()
     settings.ATTENDANCE = {**settings.ATTENDANCE, "CHECK_IN_RATE": "2/m"}
     assert [check_in(kiosk_client, b"x").status_code for _ in range(3)] == [400, 400, 429]
 

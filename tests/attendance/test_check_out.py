@@ -14,7 +14,7 @@ from attendance.outcomes import Result, api_answer
 from attendance.selectors import worked_hours
 from attendance.services import NoSessionRunning, check_in_by_face, mark_manually
 from attendx.cache import get_redis_client
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.attendance.conftest import make_session
 from tests.conftest import run_together
 from tests.faces import variants

@@ -188,7 +188,7 @@ def test_fallback_check_ins_are_rate_limited_per_device(kiosk_client, room, sett
 def test_without_redis_the_rate_is_counted_in_this_process(kiosk_client, room, settings, redis_refused):
     from attendx.ratelimit import local_counter
 
-    local_counter._counts.clear()
+    local_counter.forget()
     settings.ATTENDANCE = {**settings.ATTENDANCE, "FALLBACK_RATE": "2/m"}
     assert [pin(kiosk_client).status_code for _ in range(3)] == [201, 200, 429]
 
@@ -338,7 +338,7 @@ def test_members_cannot_manage_credentials(client, member, room):
 
 
 def test_every_card_is_read_not_just_most(room):
-    from faces.services import decode_upload
+    from faces.uploads import decode_upload
 
     codes = [fallback.issue_qr(person=room.person, by=None) for _ in range(40)]
     assert [fallback.read_qr_code(image=decode_upload(qr_frame(code), frame=True)) for code in codes] == codes

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from attendance.models import Group, PendingCheckIn, Record, RecordChange
 from attendance.services import check_in_by_face, mark_manually
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.attendance.conftest import make_session
 from tests.conftest import missing_key, other_shape_key
 from tests.faces import variants

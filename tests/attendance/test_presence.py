@@ -17,7 +17,7 @@ from attendance.outcomes import Result
 from attendance.services import check_in_by_face
 from faces import liveness
 from faces.liveness import CHALLENGES, Verdict
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 from tests.faces import variants
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.liveness]

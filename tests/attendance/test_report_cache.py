@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def statuses(session):
-    return {line["username"]: line["status"] for line in roster_for_session(session)}
+    return {line.username: line.status for line in roster_for_session(session)}
 
 
 def test_a_roster_is_cached_and_a_change_invalidates_it(classroom, staff, django_assert_max_num_queries):
@@ -85,3 +85,19 @@ def test_a_busy_day_list_is_a_few_queries_and_one_report_key(
     assert client.get(reverse("attendance:sessions")).status_code == 200
     assert get_redis_client().count_pattern("report:*") - keys_before <= 1
     assert dict(day_summaries(timezone.localdate()))[first]["present"] == 2
+
+
+def test_a_cached_roster_and_history_read_back_as_they_were_computed(classroom, staff, django_assert_num_queries):
+    """Times come back from Redis as the same aware datetimes, not as text a page would have to parse."""
+    from attendance.selectors import person_history
+
+    amy = classroom.people["amy_adams"]
+    mark_manually(session=classroom.session, person=amy, status="late", by=staff, note="bus")
+    computed, history = roster_for_session(classroom.session), person_history(amy)
+    with django_assert_num_queries(0):
+        assert roster_for_session(classroom.session) == computed
+        assert person_history(amy) == history
+    line = next(line for line in computed if line.username == "amy_adams")
+    assert line.arrived_at == line.marked_at and line.arrived_at.tzinfo is not None and line.note == "bus"
+    classroom.session.refresh_from_db()  # as stored: MongoDB keeps milliseconds
+    assert history.rows[0].starts_at == classroom.session.starts_at and history.rate == 1.0

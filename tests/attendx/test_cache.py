@@ -8,10 +8,12 @@ import pytest
 
 from attendx.cache import (
     FALLBACK_WARNING,
+    bump_generation,
     cache_clear,
     cache_delete,
     cache_get,
     cache_set,
+    current_generation,
     get_redis_client,
 )
 
@@ -74,6 +76,14 @@ class TestHelpersOnRealRedis:
         assert not client.exists("user:123")
         assert not client.delete("user:123")
 
+    def test_the_module_helpers_use_the_shared_client(self):
+        assert get_redis_client() is get_redis_client()
+        assert cache_set("user:9", {"name": "Ada"}, expire=60)
+        assert cache_get("user:9") == get_redis_client().get("user:9") == {"name": "Ada"}
+        assert cache_delete("user:9")
+        assert not cache_delete("user:9")
+        assert cache_get("user:9") is None
+
     def test_values_are_json_under_the_namespace(self, shared_redis):
         cache_set("user:7", {"roles": ["member"], "n": 1.5}, expire=60)
         raw_keys = [key.decode() for key in shared_redis.keys("*")]
@@ -113,6 +123,15 @@ class TestHelpersOnRealRedis:
         assert client.get("visits") == 6
         assert 90 < client.get_ttl("visits") <= 100
 
+    def test_incr_of_a_value_that_is_not_an_integer_is_refused_and_redis_stays_in_use(self, caplog):
+        client = get_redis_client()
+        client.set("word", "abc", expire=60)
+        with pytest.raises(ValueError, match="integer"):
+            client.incr("word")
+        assert client.get("word") == "abc"
+        assert client.incr("visits", -2) == -2
+        assert fallback_warnings(caplog) == []
+
     def test_expire_and_get_ttl(self):
         client = get_redis_client()
         client.set("k", "v", expire=1000)
@@ -125,6 +144,7 @@ class TestHelpersOnRealRedis:
         client = get_redis_client()
         assert client.set_many({"key1": "value1", "key2": {"n": 2}}, expire=600)
         assert client.get_many(["key1", "key2", "key3"]) == {"key1": "value1", "key2": {"n": 2}}
+        assert client.get_many(["key3"]) == {}  # nothing found, where None would mean Redis is down
         assert 590 < client.get_ttl("key2") <= 600
 
     def test_clear_pattern_only_touches_matching_keys_of_our_namespace(self, shared_redis):
@@ -137,6 +157,19 @@ class TestHelpersOnRealRedis:
         assert shared_redis.get("other-app:user:1") == b"theirs"
         assert cache_clear("*") == 1
         assert shared_redis.exists("other-app:user:1")
+
+    def test_add_writes_only_a_key_that_is_not_there(self):
+        client = get_redis_client()
+        assert client.add("lock", "first", expire=60)
+        assert not client.add("lock", "second", expire=60)
+        assert client.get("lock") == "first"
+        assert client.clear_pattern("nothing:*") == 0
+
+    def test_a_generation_bump_gives_a_new_token(self):
+        first = current_generation("report")
+        assert first and current_generation("report") == first
+        bump_generation("report")
+        assert current_generation("report") not in (None, first)
 
     def test_key_counts_by_namespace(self):
         client = get_redis_client()
@@ -152,6 +185,9 @@ class TestRedisRefused:
             assert every_helper(client) == DOWN
         assert time.monotonic() - started < 1.0
         assert len(fallback_warnings(caplog)) == 1
+
+    def test_without_redis_there_is_no_generation_to_trust(self, redis_refused):
+        assert current_generation("report") is None  # skip the cache
 
     def test_recovers_by_itself_when_redis_comes_back(self, redis_refused, settings, caplog):
         from tests.conftest import RedisServer

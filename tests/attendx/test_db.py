@@ -120,6 +120,24 @@ def test_only_transient_conflicts_are_run_again():
     assert calls == ["try"]
 
 
+def test_inside_an_enclosing_transaction_only_the_outermost_is_run_again():
+    calls = []
+
+    def inner():
+        calls.append("inner")
+        if calls.count("inner") == 1:
+            raise DatabaseError("write conflict") from TransientError()
+
+    def outer():
+        calls.append("outer")
+        User.objects.create(username=f"outer{calls.count('outer')}")
+        run_in_transaction(inner)
+
+    run_in_transaction(outer)
+    assert calls == ["outer", "inner", "outer", "inner"]
+    assert list(User.objects.values_list("username", flat=True)) == ["outer2"]
+
+
 def test_racing_transactions_that_read_then_insert_make_one_row():
     """Both read "nothing yet", then both insert. SQLite makes the second wait for the first's lock;
     MongoDB aborts the second with a write conflict and run_in_transaction runs it again."""

@@ -10,9 +10,10 @@ import redis
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from faces.enrollment import Photo
 from faces.jobs import PhotoFor, start_enrollment_job, start_reembed_job
 from faces.models import FaceJob, FaceSample, JobState
-from faces.services import Photo, gallery_status
+from faces.reembedding import gallery_status
 from tests.celery_worker import broker_at, running_worker, wait_for
 from tests.factories import FaceSampleFactory, UserFactory
 

@@ -1,5 +1,6 @@
 """django-ratelimit on Redis: 429 with Retry-After, shared across processes, 503 when the store is down."""
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
+from django.http import JsonResponse
+from django.test import RequestFactory
 
+from attendx.ratelimit import local_counter, ratelimit
 from tests.conftest import free_port
 
 URL = "/test/limited"
@@ -58,6 +64,58 @@ def test_a_stalled_store_gives_503_quickly(client, redis_server):
     assert client.get(API_URL).status_code == 503
     assert client.get(API_URL).status_code == 503
     assert time.monotonic() - started < 1.0
+
+
+def test_a_request_the_store_could_not_count_gets_503_not_429(client, monkeypatch):
+    # The counter vanishes between django-ratelimit's add and its incr (an eviction, a flush): the request
+    # was not counted, which is the store failing, not the client asking too often.
+    monkeypatch.setattr(caches["ratelimit"], "add", lambda *args, **kwargs: False)
+    response = client.get(API_URL)
+    assert response.status_code == 503
+    assert response.json()["error"] == "rate_limit_unavailable"
+
+
+def api_request(method: str):
+    request = RequestFactory().generic(method, "/api/test/direct")
+    request.user = AnonymousUser()
+    return request
+
+
+def limited_view(**options):
+    @ratelimit(key="ip", **options)
+    def view(request):
+        return JsonResponse({"ok": True})
+
+    return view
+
+
+def test_store_down_local_counts_in_this_process_while_redis_is_down(redis_refused):
+    local_counter.forget()
+    view = limited_view(rate="2/5m", group="test.local", store_down="local")
+    assert [view(api_request("POST")).status_code for _ in range(3)] == [200, 200, 429]
+    refused = view(api_request("POST"))
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 300
+    assert json.loads(refused.content)["error"] == "rate_limited"
+
+
+def test_store_down_local_reads_rates_from_a_callable(redis_refused):
+    local_counter.forget()
+    view = limited_view(rate=lambda group, request: (1, 60), group="test.local-callable", store_down="local")
+    assert [view(api_request("POST")).status_code for _ in range(2)] == [200, 429]
+    unlimited = limited_view(rate=lambda group, request: None, group="test.local-none", store_down="local")
+    assert [unlimited(api_request("POST")).status_code for _ in range(3)] == [200] * 3
+
+
+def test_method_none_limits_every_method():
+    view = limited_view(rate="1/m", group="test.every-method", method=None)
+    assert view(api_request("GET")).status_code == 200
+    assert view(api_request("DELETE")).status_code == 429
+
+
+def test_local_counting_refuses_a_key_it_cannot_read():
+    with pytest.raises(ValueError, match="store_down='local'"):
+        ratelimit(rate="1/m", key="header:x-device", store_down="local")
 
 
 def _serve(port: int, tmp_path: Path) -> subprocess.Popen:

@@ -1,8 +1,9 @@
-"""A real browser: Debian's chromium driven by Playwright, with a fake webcam showing a real photo.
+"""A real browser: Debian's chromium through pytest-playwright's fixtures, with a fake webcam showing a real photo.
 
 The webcam clip is a one-second Y4M made by ffmpeg from a photo in the shared folder, with the temporal
 noise of a camera sensor (no two frames are the same bytes, as with a real webcam); Chromium loops
-it. Screenshots of every page go to test-results/e2e/ for people to look at.
+it. Screenshots of every page go to test-results/e2e/ for people to look at; pytest-playwright's own
+--screenshot/--tracing/--video apply to its ``page`` fixture and write to test-results/playwright/.
 """
 
 import os
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +27,61 @@ from tests.attendance.conftest import classroom, enrolled_people  # noqa: F401 -
 from tests.conftest import FACES_DIR, free_port
 
 CHROMIUM = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGE_TIMEOUT_MS = 20_000
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-results" / "e2e"
+# Each webcam browser is an idle Chromium (about 130 MB): the few last used stay open for the next tests.
+WEBCAM_BROWSERS_KEPT = 3
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The browser tests run last, after pytest-django's reordering. pytest-playwright's driver lives from the
+    first of them to the end of the session, with an event loop marked running in this thread all along
+    (see ``playwright``): no other test should run beside it."""
+    items.sort(key=lambda item: "playwright" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def playwright(playwright):
+    """pytest-playwright's driver. Its sync API keeps an event loop running in the test thread, and Django
+    refuses ORM calls wherever a loop runs (SynchronousOnlyOperation); the tests' ORM calls, and pytest-django's
+    flushes, are synchronous all the same, so the check is off while the driver lives, for the browser tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """None: each test names the server it visits (live_server, or gunicorn in production mode). This also
+    keeps pytest-playwright's own fallback, a method fixture that pytest 9 deprecates, from running."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make test` installs the Debian package")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}, "accept_downloads": True}
+
+
+@pytest.fixture
+def context(context):
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    return context
 
 
 def webcam_clip(photo: str, folder: Path) -> Path:
@@ -56,51 +113,64 @@ def webcam_clip(photo: str, folder: Path) -> Path:
     return clip
 
 
-@pytest.fixture(scope="module")
-def playwright_driver():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: `make test` installs the Debian package")
-    from playwright.sync_api import sync_playwright
+class WebcamBrowsers:
+    """Chromium browsers whose webcam shows a photo. Chromium takes its fake camera at launch, for all its
+    pages, so there is one launch per photo; tests showing the same photo share it, each in its own context."""
 
-    # Playwright's sync API runs an event loop in this thread; the tests' ORM calls stay synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as driver:
-            yield driver
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    def __init__(self, launch: Callable, clips: Path, kept: int):
+        self.launch, self.clips, self.kept = launch, clips, kept
+        self.open = OrderedDict()  # photo -> Browser, the least recently used first
+
+    def showing(self, photo: str):
+        if photo not in self.open or not self.open[photo].is_connected():  # a crashed Chromium is launched again
+            clip = webcam_clip(photo, self.clips)
+            self.open[photo] = self.launch(
+                args=[
+                    *CHROMIUM_FLAGS,
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-video-capture={clip}",
+                ]
+            )
+        self.open.move_to_end(photo)
+        return self.open[photo]
+
+    def close_all_but_recent(self):
+        while len(self.open) > self.kept:
+            self.open.popitem(last=False)[1].close()
+
+    def close(self):
+        while self.open:
+            self.open.popitem()[1].close()
+
+
+@pytest.fixture(scope="session")
+def webcam_browsers(browser_type, browser_type_launch_args, tmp_path_factory):
+    browsers = WebcamBrowsers(
+        lambda **options: browser_type.launch(**{**browser_type_launch_args, **options}),
+        tmp_path_factory.mktemp("webcam"),
+        WEBCAM_BROWSERS_KEPT,
+    )
+    yield browsers
+    browsers.close()
 
 
 @pytest.fixture
-def browser_with_camera(playwright_driver, tmp_path_factory):
-    """``open(photo)`` launches Chromium whose webcam shows ``photo``; every browser is closed after."""
-    clips = tmp_path_factory.mktemp("webcam")
-    browsers = []
+def browser_with_camera(webcam_browsers, browser_context_args):
+    """``open(photo, **context_options)``: a page in a new context of a Chromium whose webcam shows ``photo``;
+    the contexts are closed after the test."""
+    contexts = []
 
-    def open_browser(photo: str, **context_options):
-        browser = playwright_driver.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={webcam_clip(photo, clips)}",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        browsers.append(browser)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True, **context_options)
-        context.set_default_timeout(20_000)
+    def open_page(photo: str, **context_options):
+        context = webcam_browsers.showing(photo).new_context(**{**browser_context_args, **context_options})
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        contexts.append(context)
         return context.new_page()
 
-    yield open_browser
-    for browser in browsers:
-        browser.close()
+    yield open_page
+    for context in contexts:
+        context.close()
+    webcam_browsers.close_all_but_recent()
 
 
 def screenshot(page, name: str) -> Path:

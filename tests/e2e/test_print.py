@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from attendance.models import AbsenceReason, Group, Record, Session, Status
-from tests.e2e.conftest import CHROMIUM, screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,17 +25,6 @@ def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
     boxes = [(float(width), float(height)) for width, height in MEDIA_BOX.findall(pdf)]
     assert len(boxes) == len(PAGE.findall(pdf))
     return boxes
-
-
-@pytest.fixture
-def browser_page(playwright_driver):
-    browser = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
-    )
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(20_000)
-    yield context.new_page()
-    browser.close()
 
 
 @pytest.fixture
@@ -72,11 +61,8 @@ def full_class():
     return teacher, group, people
 
 
-def test_a_register_of_30_prints_on_one_landscape_a4_page_without_the_site_around_it(
-    live_server, browser_page, full_class
-):
+def test_a_register_of_30_prints_on_one_landscape_a4_page_without_the_site_around_it(live_server, page, full_class):
     teacher, group, _ = full_class
-    page = browser_page
     sign_in(page, live_server.url, teacher.username, PASSWORD)
     page.goto(f"{live_server.url}/attendance/groups/{group.pk}/register/?week=2026-W45")
     assert page.locator("#register tbody tr").count() == 30
@@ -92,9 +78,8 @@ def test_a_register_of_30_prints_on_one_landscape_a4_page_without_the_site_aroun
     assert size == (pytest.approx(A4_LONG, abs=1), pytest.approx(A4_SHORT, abs=1))
 
 
-def test_the_person_report_prints_on_portrait_a4(live_server, browser_page, full_class):
+def test_the_person_report_prints_on_portrait_a4(live_server, page, full_class):
     teacher, _, people = full_class
-    page = browser_page
     sign_in(page, live_server.url, teacher.username, PASSWORD)
     page.goto(f"{live_server.url}/attendance/people/{people[0].pk}/report/?from=2026-11-01&to=2026-11-30")
     assert page.locator("#report tbody tr").count() == 10

@@ -1,8 +1,8 @@
 """Shared photos enrolled straight into the database with their session-scoped embeddings (no engine)."""
 
 from faces import crypto
+from faces.pipeline import current_pipeline
 from faces.selectors import bump_gallery_generation
-from faces.services import current_pipeline
 from tests.factories import FaceSampleFactory, UserFactory
 
 

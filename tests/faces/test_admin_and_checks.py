@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from faces.checks import check_face_weights, check_faces_settings
+from faces.enrollment import Photo, face_enroll
 from faces.models import FaceSample
-from faces.services import Photo, face_enroll
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

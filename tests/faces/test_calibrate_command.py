@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from faces.models import FaceCalibration
+from faces.pipeline import current_pipeline
 from faces.prior import cached_embeddings, public_prior
-from faces.services import current_pipeline, thresholds
+from faces.thresholds import thresholds
 from tests.conftest import FACES_DIR
 from tests.faces.enrolled import enroll_shared, seed_prior_cache
 from tests.faces.test_calibration import closest_different_pair

@@ -4,9 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from faces.calibration_runs import face_calibrate
 from faces.charts import distance_chart
 from faces.models import FaceCalibration
-from faces.services import face_calibrate
 from tests.conftest import FACES_DIR
 from tests.faces.enrolled import enroll_shared, known_single_faces, seed_prior_cache
 from tests.faces.test_calibration import closest_different_pair

@@ -118,7 +118,7 @@ def test_identify_reports_unreadable_files(tmp_path):
 
 
 def test_reembed_after_a_pipeline_change(settings, shared_photos):
-    from faces.services import Photo, face_enroll
+    from faces.enrollment import Photo, face_enroll
 
     person = User.objects.create(username="reembed-me")
     face_enroll(person=person, photos=[Photo(shared_photos[f"joe_biden/0{n}.jpg"].data) for n in (1, 2)])

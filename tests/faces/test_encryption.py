@@ -22,11 +22,15 @@ from PIL import Image
 from accounts.models import AuditAction, AuditEvent
 from faces import crypto
 from faces.crypto import FaceDataUnreadable
+from faces.enrollment import Photo, face_enroll
+from faces.identification import face_identify
 from faces.matching import Decision
 from faces.models import FaceSample
+from faces.pipeline import current_pipeline
+from faces.reembedding import reembed_samples
 from faces.selectors import bump_gallery_generation, enrolled_gallery
-from faces.services import Photo, current_pipeline, decode_upload, face_enroll, face_identify, reembed_samples
 from faces.storage import private_face_storage
+from faces.uploads import decode_upload
 from tests.attendance.conftest import classroom, enrolled_people  # noqa: F401 - shared fixtures
 from tests.conftest import run_together
 from tests.factories import FaceSampleFactory, tiny_jpeg

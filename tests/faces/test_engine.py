@@ -10,18 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.conf import settings
 from PIL import Image, ImageOps
 
 from faces import engine as engine_module
 from faces.engine import (
-    DEFAULT_THRESHOLD,
     Engine,
     EngineConfig,
     EngineConfigError,
     EngineUnavailable,
     Face,
-    cosine_distance,
 )
+from faces.matching import Gallery
 from faces.weights import INSTALL_COMMAND, REQUIRED_WEIGHTS, install_weights
 from tests.conftest import FACES_DIR as DATA
 from tests.thread_race import race_in_subprocess
@@ -36,6 +36,15 @@ PROFILE_ONLY = {"_unknown/camera.png"}
 def load_rgb(name: str) -> np.ndarray:
     with Image.open(DATA / name) as image:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Cosine distance, as the gallery search measures it (faces.matching)."""
+    return Gallery([("first", first), ("second", second)]).pair_distance("first", "second")
+
+
+def accept_distance() -> float:
+    return settings.FACES["ACCEPT_DISTANCE"]
 
 
 def read_csv(name: str) -> list[dict[str, str]]:
@@ -116,7 +125,7 @@ def test_webcam_sized_frame_matches_the_full_photo(engine: Engine, faces_by_file
     frame = Image.new("RGB", (640, 480))
     frame.paste(image, ((640 - image.width) // 2, 0))
     [face] = engine.detect_and_embed(np.asarray(frame))
-    assert cosine_distance(face.embedding, faces_by_file["angelina_jolie/05.jpg"][0].embedding) < DEFAULT_THRESHOLD / 2
+    assert distance(face.embedding, faces_by_file["angelina_jolie/05.jpg"][0].embedding) < accept_distance() / 2
 
 
 def test_skip_detector_embeds_a_face_crop(deepface_home: Path, faces_by_file: dict[str, list[Face]]) -> None:
@@ -125,7 +134,7 @@ def test_skip_detector_embeds_a_face_crop(deepface_home: Path, faces_by_file: di
     crop = np.ascontiguousarray(rgb[y : y + h, x : x + w])
     [face] = Engine(EngineConfig(deepface_home=deepface_home, detector_backend="skip")).detect_and_embed(crop)
     assert face.box == (0, 0, w, h) and face.detector_score is None
-    assert cosine_distance(face.embedding, faces_by_file["barack_obama/01.jpg"][0].embedding) < DEFAULT_THRESHOLD
+    assert distance(face.embedding, faces_by_file["barack_obama/01.jpg"][0].embedding) < accept_distance()
 
 
 def test_rejects_an_image_that_is_not_rgb_uint8(engine: Engine) -> None:
@@ -213,7 +222,7 @@ def kiosk_frame(name: str, shift: int) -> np.ndarray:
 
 def test_kiosk_frames_of_one_face_give_one_face(manifest: list[dict[str, str]]) -> None:
     """With the shipped detector (yuface at 320 px): its 0.8 floor drew phantom faces in such frames."""
-    from faces.services import get_engine
+    from faces.pipeline import get_engine
 
     engine = get_engine()
     singles = [row["file"] for row in manifest if row["faces_in_image"] == "1" and row["file"] not in PROFILE_ONLY]

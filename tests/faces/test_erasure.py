@@ -19,10 +19,13 @@ from attendance.models import Evidence, Group, NotLiveAttempt, PendingCheckIn, R
 from attendance.services import check_in_by_face
 from attendx import cache as attendx_cache
 from faces import erasure
+from faces.embedding_cache import remember_faces
+from faces.enrollment import Photo, PhotosRefused, face_enroll
 from faces.erasure import carry_out_pending_purges, erase_biometrics
 from faces.models import FaceSample, PendingCachePurge
+from faces.pipeline import current_pipeline
 from faces.selectors import enrolled_gallery
-from faces.services import Photo, PhotosRefused, current_pipeline, decode_upload, face_enroll, remember_faces
+from faces.uploads import decode_upload
 from tests.attendance.conftest import make_session
 from tests.conftest import free_port, missing_key, other_shape_key, redis_at
 from tests.faces import variants

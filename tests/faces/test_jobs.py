@@ -17,9 +17,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from faces.enrollment import Photo, face_enroll
 from faces.jobs import PhotoFor
 from faces.models import FaceJob, FaceSample, JobState
-from faces.services import Photo, face_enroll, gallery_status
+from faces.reembedding import gallery_status
 from tests.celery_worker import pool_children, running_worker, wait_for
 from tests.conftest import FACES_DIR
 from tests.factories import FaceSampleFactory, UserFactory

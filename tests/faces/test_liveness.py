@@ -17,7 +17,8 @@ from faces import liveness
 from faces.checks import check_liveness_settings
 from faces.landmarks import LandmarksUnavailable, get_landmark_model
 from faces.liveness import CHALLENGES, Thresholds, Verdict, judge, judge_frames
-from faces.services import decode_upload, get_engine
+from faces.pipeline import get_engine
+from faces.uploads import decode_upload
 from faces.weights import (
     LANDMARK_MODEL,
     MEDIAPIPE_LICENSE,

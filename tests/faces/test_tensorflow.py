@@ -2,11 +2,9 @@
 
 Skipped where TensorFlow is not installed (the default test run); scripts/test_tensorflow.sh runs these
 tests in .venv-tf and sets ATTENDX_REQUIRE_TENSORFLOW, so that there a missing TensorFlow fails instead.
-Every probe runs in a subprocess: importing deepface with TensorFlow costs seconds and hundreds of MB,
-which stay out of the pytest process (so this module only checks that TensorFlow is importable, it does
-not import it). Nothing may be downloaded: the only weights are the dlib ones staged by
-faces.weights.install_weights, and mtcnn's, which ship inside the `mtcnn` package; proxies point at a
-closed port so that any download attempt fails.
+One probe subprocess does the work (importing deepface with TensorFlow costs seconds and hundreds of MB,
+which stay out of the pytest process): our engine embeds the photos first, then DeepFace embeds them on
+TensorFlow with the Dlib model and mtcnn. Nothing may be downloaded: proxies point at a closed port.
 """
 
 import importlib.util
@@ -16,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from django.conf import settings
 
-from faces.engine import DEFAULT_THRESHOLD, cosine_distance
+from faces.matching import Decision, Gallery, Thresholds, decide
 from faces.weights import REQUIRED_WEIGHTS, install_weights, weights_dir
 
 if importlib.util.find_spec("tensorflow") is None:
@@ -33,10 +33,51 @@ pytestmark = pytest.mark.tensorflow
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "faces"
-PHOTO = DATA / "angelina_jolie" / "05.jpg"  # 750x1050: mtcnn on 01.jpg (1382x1868) peaks at 2.2 GB
-SAME_PERSON = DATA / "angelina_jolie" / "02.jpg"
-OTHER_PERSON = DATA / "barack_obama" / "01.jpg"
+# About 1000x1000 at most: mtcnn on angelina_jolie/01.jpg (1382x1868) alone peaks at 2.2 GB.
+PHOTOS = {
+    "probe": DATA / "angelina_jolie" / "05.jpg",
+    "same_person": DATA / "angelina_jolie" / "06.jpg",
+    "other_person": DATA / "barack_obama" / "01.jpg",
+}
 DEAD_PROXY = "http://127.0.0.1:9"
+
+PROBE = """
+import json, resource, sys, time
+import numpy as np
+from PIL import Image, ImageOps
+from faces.engine import Engine, EngineConfig
+
+home, photos = sys.argv[1], json.loads(sys.argv[2])
+engine = Engine(EngineConfig(deepface_home=home))
+
+def pixels(path):
+    with Image.open(path) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+ours = {
+    name: [face.embedding.tolist() for face in engine.detect_and_embed(pixels(path))]
+    for name, path in photos.items()
+}
+tensorflow_after_our_engine = "tensorflow" in sys.modules
+
+started = time.monotonic()
+from deepface import DeepFace
+import_seconds = time.monotonic() - started
+started = time.monotonic()
+theirs = {
+    name: DeepFace.represent(img_path=path, model_name="Dlib", detector_backend="mtcnn")
+    for name, path in photos.items()
+}
+print(json.dumps({
+    "ours": ours,
+    "theirs": theirs,
+    "tensorflow_after_our_engine": tensorflow_after_our_engine,
+    "tensorflow_after_deepface": "tensorflow" in sys.modules,
+    "import_seconds": round(import_seconds, 2),
+    "represent_seconds": round(time.monotonic() - started, 2),
+    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +87,16 @@ def deepface_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def run_probe(code: str, deepface_home: Path, *args: str, **env: str) -> dict:
+@pytest.fixture(scope="module")
+def probe(deepface_home: Path) -> dict:
     environ = {key: value for key, value in os.environ.items() if key.upper() not in ("NO_PROXY", "ALL_PROXY")}
-    environ.pop("DEEPFACE_BACKEND_ENGINE", None)  # deepface picks its engine itself, unless a test says
+    environ.pop("DEEPFACE_BACKEND_ENGINE", None)  # deepface picks its engine itself, as it would in production
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         environ[name] = environ[name.lower()] = DEAD_PROXY
-    environ.update(DEEPFACE_HOME=str(deepface_home), PYTHONPATH=str(REPO), **env)
+    environ.update(DEEPFACE_HOME=str(deepface_home), PYTHONPATH=str(REPO))
+    photos = json.dumps({name: str(path) for name, path in PHOTOS.items()})
     result = subprocess.run(
-        [sys.executable, "-c", code, str(deepface_home), *args],
+        [sys.executable, "-c", PROBE, str(deepface_home), photos],
         cwd=REPO,
         env=environ,
         capture_output=True,
@@ -61,117 +104,50 @@ def run_probe(code: str, deepface_home: Path, *args: str, **env: str) -> dict:
         timeout=600,
     )
     assert result.returncode == 0, f"probe failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-4000:]}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-DEEPFACE_ON_TENSORFLOW = """
-import json, resource, sys, time
-import numpy as np
-from PIL import Image, ImageOps
-
-home, photo, same_person, other_person = sys.argv[1:5]
-started = time.monotonic()
-from deepface import DeepFace
-from deepface.commons import backend_utils, package_utils
-from deepface.modules import modeling
-import_seconds = time.monotonic() - started
-
-started = time.monotonic()
-[result] = DeepFace.represent(img_path=photo, model_name="Dlib", detector_backend="mtcnn")
-represent_seconds = time.monotonic() - started
-
-import tensorflow as tf
-import tf_keras
-
-# The detector instance deepface cached and has just run.
-detector = modeling.build_model(task="face_detector", model_name="mtcnn")
-networks = [stage.model for stage in detector.model.stages]
-
-from faces.engine import Engine, EngineConfig
-
-def embed(path):
-    with Image.open(path) as image:
-        rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    [face] = Engine(EngineConfig(deepface_home=home)).detect_and_embed(rgb)
-    return face.embedding.tolist()
-
-print(json.dumps({
-    "backend": backend_utils.get_backend_engine(),
-    "tensorflow_imported": "tensorflow" in sys.modules,
-    "tf_keras_imported": "tf_keras" in sys.modules,
-    "tf_version": tf.__version__,
-    "tf_version_seen_by_deepface": [package_utils.get_tf_major_version(), package_utils.get_tf_minor_version()],
-    "tf_keras_version": tf_keras.__version__,
-    "tf_keras_is_tf_keras": tf.keras.Model is tf_keras.Model,
-    "detector": type(detector).__module__ + "." + type(detector).__name__,
-    "networks": [type(net).__name__ for net in networks],
-    "networks_are_keras_models": [isinstance(net, tf_keras.Model) and net.built for net in networks],
-    "network_weights": sum(int(np.prod(w.shape)) for net in networks for w in net.get_weights()),
-    "facenet_class": modeling.get_model_class("facial_recognition", "Facenet").__module__,
-    "embedding": result["embedding"],
-    "face_confidence": result["face_confidence"],
-    "facial_area": result["facial_area"],
-    "same_person": embed(same_person),
-    "other_person": embed(other_person),
-    "import_seconds": round(import_seconds, 2),
-    "represent_seconds": round(represent_seconds, 2),
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
-}))
-"""
-
-
-def test_deepface_runs_on_tensorflow_offline(deepface_home: Path) -> None:
-    out = run_probe(DEEPFACE_ON_TENSORFLOW, deepface_home, str(PHOTO), str(SAME_PERSON), str(OTHER_PERSON))
+    out = json.loads(result.stdout.strip().splitlines()[-1])
     print(
-        f"\nTensorFlow {out['tf_version']}, tf-keras {out['tf_keras_version']}: deepface import "
-        f"{out['import_seconds']} s, represent (Dlib + mtcnn, cold) {out['represent_seconds']} s, "
-        f"peak RSS {out['max_rss_mb']} MB"
+        f"\ndeepface import {out['import_seconds']} s, 3 x represent (Dlib + mtcnn, cold) "
+        f"{out['represent_seconds']} s, peak RSS {out['max_rss_mb']} MB"
     )
-    # deepface chose TensorFlow by itself and went through its TF >= 2.16 path (legacy Keras from tf-keras).
-    assert out["backend"] == "tensorflow"
-    assert out["tensorflow_imported"] and out["tf_keras_imported"] and out["tf_keras_is_tf_keras"]
-    major, minor = out["tf_version_seen_by_deepface"]
-    assert (major, minor) >= (2, 16)
-    assert out["tf_keras_version"].split(".")[:2] == out["tf_version"].split(".")[:2]
-    # Recognition models dispatch to deepface's TensorFlow implementations.
-    assert out["facenet_class"] == "deepface.models.facial_recognition.tf.Facenet"
-    # The face was found by mtcnn: three Keras networks on TensorFlow, weights from the mtcnn package.
-    assert out["detector"] == "deepface.models.face_detection.MtCnn.MtCnnClient"
-    assert out["networks"] == ["PNet", "RNet", "ONet"]
-    assert out["networks_are_keras_models"] == [True, True, True]
-    assert out["network_weights"] > 400_000
-    assert out["face_confidence"] > 0.9
-    area = out["facial_area"]
-    assert area["w"] > 200 and area["h"] > 200 and area["left_eye"] and area["right_eye"]
-    # A 128-d Dlib embedding of the right person: closer to our engine's embedding of another photo of
-    # her than to someone else's. mtcnn crops shift distances, hence no exact 0.07 threshold here.
-    embedding = out["embedding"]
-    assert len(embedding) == 128
-    same = cosine_distance(embedding, out["same_person"])
-    other = cosine_distance(embedding, out["other_person"])
-    print(f"cosine distance to the same person {same:.4f}, to another person {other:.4f}")
-    assert same < 2 * DEFAULT_THRESHOLD < other
-    # Nothing was downloaded into the weights folder.
+    return out
+
+
+def attendx_decision(query: list[float], enrolled: dict[str, list[float]]) -> tuple[str | None, Decision]:
+    """Who AttendX would check in for this face, with the thresholds in force by default."""
+    faces = settings.FACES
+    thresholds = Thresholds(
+        accept=faces["ACCEPT_DISTANCE"],
+        review=faces["REVIEW_DISTANCE"],
+        margin=faces["MARGIN"],
+        lookalike_margin=faces["LOOKALIKE_MARGIN"],
+    )
+    gallery = Gallery((person, np.asarray(embedding, dtype=np.float32)) for person, embedding in enrolled.items())
+    match = gallery.search(np.asarray(query, dtype=np.float32))
+    print(f"nearest {match.person} at {match.distance:.4f}, runner-up at {match.runner_up_distance:.4f}")
+    return match.person, decide(match, thresholds)
+
+
+def test_our_engine_stays_off_tensorflow_even_when_it_is_installed(probe: dict) -> None:
+    # With TensorFlow installed the app still does not pay for it (seconds and hundreds of MB per process).
+    assert {name: len(faces) for name, faces in probe["ours"].items()} == {name: 1 for name in PHOTOS}
+    assert not probe["tensorflow_after_our_engine"]
+
+
+def test_deepface_on_tensorflow_finds_and_embeds_one_face_offline(probe: dict, deepface_home: Path) -> None:
+    assert probe["tensorflow_after_deepface"]
+    for name, faces in probe["theirs"].items():
+        [face] = faces
+        assert len(face["embedding"]) == 128, name
+        assert face["face_confidence"] > 0.9, name
+        area = face["facial_area"]
+        assert area["w"] > 100 and area["h"] > 100 and area["left_eye"] and area["right_eye"], name
     assert sorted(path.name for path in weights_dir(deepface_home).iterdir()) == sorted(REQUIRED_WEIGHTS)
 
 
-ENGINE_WITHOUT_TENSORFLOW = """
-import json, sys
-import numpy as np
-from PIL import Image, ImageOps
-from faces.engine import Engine, EngineConfig
-
-with Image.open(sys.argv[2]) as image:
-    rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-faces = Engine(EngineConfig(deepface_home=sys.argv[1])).detect_and_embed(rgb)
-print(json.dumps({"faces": len(faces), "tensorflow_imported": "tensorflow" in sys.modules}))
-"""
-
-
-def test_our_engine_does_not_load_tensorflow_even_when_installed(deepface_home: Path) -> None:
-    # faces.engine builds its models through deepface.modules.modeling and never imports deepface.DeepFace,
-    # whose import is what loads TensorFlow: with TensorFlow installed the app still does not pay for it.
-    assert run_probe(ENGINE_WITHOUT_TENSORFLOW, deepface_home, str(SAME_PERSON)) == {
-        "faces": 1,
-        "tensorflow_imported": False,
-    }
+def test_deepface_on_tensorflow_leads_to_the_same_check_in_as_our_engine(probe: dict) -> None:
+    ours = {name: faces[0] for name, faces in probe["ours"].items()}
+    theirs = {name: faces[0]["embedding"] for name, faces in probe["theirs"].items()}
+    enrolled = {"angelina_jolie": "same_person", "barack_obama": "other_person"}
+    our_check_in = attendx_decision(ours["probe"], {person: ours[photo] for person, photo in enrolled.items()})
+    their_check_in = attendx_decision(theirs["probe"], {person: theirs[photo] for person, photo in enrolled.items()})
+    assert our_check_in == their_check_in == ("angelina_jolie", Decision.ACCEPT)

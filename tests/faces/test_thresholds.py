@@ -8,18 +8,14 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 
+from faces.calibration_runs import face_calibrate
+from faces.embedding_cache import DetectedFace
+from faces.identification import face_identify
 from faces.matching import Decision, Thresholds
 from faces.models import FaceCalibration
+from faces.pipeline import current_pipeline
 from faces.selectors import bump_calibration_generation, enrolled_gallery
-from faces.services import (
-    DetectedFace,
-    configured_thresholds,
-    current_pipeline,
-    face_calibrate,
-    face_identify,
-    thresholds,
-    thresholds_in_force,
-)
+from faces.thresholds import configured_thresholds, thresholds, thresholds_in_force
 from tests.conftest import FACES_DIR
 from tests.faces.enrolled import enroll_shared, seed_prior_cache
 from tests.faces.test_calibration import closest_different_pair, face_between
@@ -163,7 +159,7 @@ def lookalike_face(unpinned, shared_photos, monkeypatch):
     gallery = enrolled_gallery(pipeline=current_pipeline())
     embedding, match = face_between(gallery, first.faces[0].embedding, second.faces[0].embedding, DEFAULTS)
     face = DetectedFace(box=(0, 0, 100, 100), quality=first.faces[0].quality, embedding=embedding)
-    monkeypatch.setattr("faces.services.detect_faces", lambda image, **kwargs: [face])
+    monkeypatch.setattr("faces.identification.detect_faces", lambda image, **kwargs: [face])
     return match
 
 

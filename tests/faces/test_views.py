@@ -150,7 +150,7 @@ def test_staff_enroll_anyone_and_learn_who_a_duplicate_matches(client, staff, me
 
 
 def test_members_are_not_told_who_they_look_like(client, member, user_factory, shared_photos):
-    from faces.services import Photo, face_enroll
+    from faces.enrollment import Photo, face_enroll
 
     face_enroll(person=member, photos=[Photo(shared_photos["angelina_jolie/01.jpg"].data)])
     other = user_factory()
@@ -161,9 +161,18 @@ def test_members_are_not_told_who_they_look_like(client, member, user_factory, s
     assert "looks already enrolled" in content and member.username not in content and str(member) not in content
 
 
-def test_members_cannot_enroll_other_people(member_client, user_factory):
-    response = member_client.get(reverse("faces:enroll-person", args=[user_factory().pk]))
-    assert response.status_code == 302  # to the admin login: staff only
+@pytest.mark.parametrize("page", ["enroll-person", "people"])
+def test_the_staff_pages_refuse_members_and_send_visitors_to_sign_in(client, member, user_factory, shared_photos, page):
+    # As on the attendance staff pages: a signed-in member gets 403, a visitor the app's sign-in.
+    args = [user_factory().pk] if page == "enroll-person" else []
+    url = reverse(f"faces:{page}", args=args)
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith(reverse("accounts:login"))
+    client.force_login(member)
+    assert client.get(url).status_code == 403
+    if page == "enroll-person":
+        assert post_photos(client, url, upload(shared_photos["angelina_jolie/01.jpg"].data)).status_code == 403
+        assert not FaceSample.objects.exists()
 
 
 def test_kiosks_cannot_enroll(client, kiosk):
@@ -172,7 +181,7 @@ def test_kiosks_cannot_enroll(client, kiosk):
 
 
 def test_photos_are_private(client, member, staff, user_factory, shared_photos, settings):
-    from faces.services import Photo, face_enroll
+    from faces.enrollment import Photo, face_enroll
 
     [sample] = face_enroll(person=member, photos=[Photo(shared_photos["angelina_jolie/01.jpg"].data)])
     url = reverse("faces:sample-image", args=[sample.pk])
@@ -191,7 +200,7 @@ def test_photos_are_private(client, member, staff, user_factory, shared_photos, 
 
 
 def test_a_member_deletes_their_photo(member_client, member, shared_photos, _media_root):
-    from faces.services import Photo, face_enroll
+    from faces.enrollment import Photo, face_enroll
 
     [sample] = face_enroll(person=member, photos=[Photo(shared_photos["angelina_jolie/01.jpg"].data)])
     response = member_client.post(reverse("faces:sample-delete", args=[sample.pk]))

@@ -10,8 +10,9 @@ stores nothing.
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from faces.calibration_runs import face_calibrate
 from faces.exceptions import CalibrationRefused, RecognitionUnavailable
-from faces.services import face_calibrate, thresholds_in_force
+from faces.thresholds import thresholds_in_force
 
 
 def _rate(value: float) -> str:

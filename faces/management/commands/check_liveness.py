@@ -15,7 +15,7 @@ from faces.engine import EngineError
 from faces.exceptions import ImageRejected
 from faces.landmarks import LandmarksUnavailable
 from faces.liveness import CHALLENGES, judge_frames
-from faces.services import decode_upload
+from faces.uploads import decode_upload
 
 
 class Command(BaseCommand):

@@ -29,10 +29,10 @@ from accounts.consent import ConsentRefused, has_consent, record_consent, text_i
 from accounts.importing import people_named
 from accounts.models import STAFF_ROLES, ConsentGiver, ConsentMethod, Role, User
 from attendx.queue import QueueUnavailable
+from faces.enrollment import Photo, PhotosRefused, face_enroll
 from faces.exceptions import DuplicatePhoto, RecognitionUnavailable
 from faces.jobs import PhotoFor, follow_job, start_enrollment_job
 from faces.models import JobState, Source
-from faces.services import Photo, PhotosRefused, face_enroll
 
 
 def _valid_username(name: str) -> bool:

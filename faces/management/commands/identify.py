@@ -10,7 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from faces.exceptions import ImageRejected, RecognitionUnavailable
-from faces.services import decode_upload, face_identify
+from faces.identification import face_identify
+from faces.uploads import decode_upload
 
 
 class Command(BaseCommand):

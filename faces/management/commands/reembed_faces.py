@@ -13,7 +13,8 @@ from attendx.queue import QueueUnavailable
 from faces.exceptions import RecognitionUnavailable
 from faces.jobs import follow_job, start_reembed_job
 from faces.models import FaceSample, JobState
-from faces.services import current_pipeline, reembed_samples
+from faces.pipeline import current_pipeline
+from faces.reembedding import reembed_samples
 
 
 class Command(BaseCommand):
